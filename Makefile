@@ -1,0 +1,54 @@
+# The team's habits: `make run` serves the app with demo data, `make test` checks everything.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint fmt migrate seed serve bench loadtest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+migrate: $(VENV)/.installed
+	$(MANAGE) migrate --noinput
+	$(MANAGE) createcachetable
+
+run: migrate
+	@$(BIN)/python -c "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.local'); django.setup(); from shop.models import Order; raise SystemExit(0 if Order.objects.exists() else 1)" \
+		|| $(MANAGE) seed_demo --customers 500 --orders 5000
+	$(MANAGE) ensure_admin
+	@echo ""
+	@echo "  Store admin:  http://$(HOST):$(PORT)/admin/"
+	@echo "  REST API:     http://$(HOST):$(PORT)/api/docs/"
+	@echo "  Feed:         http://$(HOST):$(PORT)/convertedin/  (POST, token in the body)"
+	@echo ""
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: $(VENV)/.installed-dev lint
+	DJANGO_SETTINGS_MODULE=config.settings.test $(MANAGE) makemigrations --check --dry-run
+	$(BIN)/pytest
+
+seed: migrate
+	$(MANAGE) seed_demo
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm var staticfiles

@@ -1,0 +1,3 @@
+"""Routes of the converted.in feed under /convertedin/."""
+
+urlpatterns: list = []

@@ -1,0 +1,420 @@
+"""The store admin: customers, orders with their line items, products, categories, settings."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import ngettext
+
+from . import services
+from .models import ZERO, Category, Customer, LineItem, Order, Product, Store
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    """Hide soft-deleted rows unless the admin asks for them."""
+
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Deleted only"), ("all", "All")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Live only",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.deleted()
+        if self.value() == "all":
+            return queryset
+        return queryset.alive()
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """Save through shop.services, soft-delete and restore instead of deleting."""
+
+    create_service = None
+    update_service = None
+    soft_delete_service = None
+    restore_service = None
+    instance_kwarg = ""
+    actions = ["soft_delete_selected", "restore_selected"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def service_data(self, form) -> dict:
+        return {name: form.cleaned_data[name] for name in form.changed_data}
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            type(self).update_service(**{self.instance_kwarg: obj}, **self.service_data(form))
+        else:
+            data = {name: form.cleaned_data[name] for name in form.fields}
+            created = type(self).create_service(**data)
+            obj.pk = created.pk
+            obj.__dict__.update(created.__dict__)
+
+    @admin.action(description="Delete selected (soft: hidden from the feed, restorable)")
+    def soft_delete_selected(self, request, queryset):
+        rows = list(queryset.alive())
+        for row in rows:
+            type(self).soft_delete_service(**{self.instance_kwarg: row})
+        self.message_user(
+            request,
+            ngettext("%d record deleted.", "%d records deleted.", len(rows)) % len(rows),
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Restore selected")
+    def restore_selected(self, request, queryset):
+        rows = list(queryset.deleted())
+        for row in rows:
+            type(self).restore_service(**{self.instance_kwarg: row})
+        self.message_user(
+            request,
+            ngettext("%d record restored.", "%d records restored.", len(rows)) % len(rows),
+            messages.SUCCESS,
+        )
+
+    @admin.display(boolean=True, description="deleted", ordering="deleted_at")
+    def is_deleted(self, obj) -> bool:
+        return obj.deleted_at is not None
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = ["name", "currency", "time_zone", "country", "email"]
+    fields = ["name", "description", "email", "currency", "time_zone", "country", "base_url"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        store = Store.load()
+        return HttpResponseRedirect(reverse("admin:shop_store_change", args=[store.pk]))
+
+    def save_model(self, request, obj, form, change):
+        services.store_update(**{name: form.cleaned_data[name] for name in form.fields})
+
+
+@admin.register(Customer)
+class CustomerAdmin(ServiceAdmin):
+    create_service = services.customer_create
+    update_service = services.customer_update
+    soft_delete_service = services.customer_soft_delete
+    restore_service = services.customer_restore
+    instance_kwarg = "customer"
+
+    list_display = [
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "currency",
+        "orders_count",
+        "total_spent",
+        "registered_at",
+        "is_deleted",
+    ]
+    list_display_links = ["id", "email"]
+    search_fields = ["email", "first_name", "last_name", "phone"]
+    list_filter = [DeletedFilter, "gender", "currency", "accepts_marketing", "registered_at"]
+    fields = [
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "gender",
+        "currency",
+        "registered_at",
+        "accepts_marketing",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    ]
+    readonly_fields = ["created_at", "updated_at", "deleted_at"]
+    show_full_result_count = False
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_order_stats()
+
+    @admin.display(description="orders", ordering="orders_count")
+    def orders_count(self, obj) -> int:
+        return obj.orders_count
+
+    @admin.display(description="total spent", ordering="total_spent")
+    def total_spent(self, obj):
+        return obj.total_spent
+
+
+class LineItemForm(forms.ModelForm):
+    class Meta:
+        model = LineItem
+        fields = ["product", "quantity", "price"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["price"].required = False
+        self.fields["price"].help_text = "Empty: the product's price."
+        if not self.instance.pk:
+            self.initial.pop("price", None)
+            self.fields["price"].initial = None
+
+
+class LineItemFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        items = [
+            f.cleaned_data
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
+        if not items:
+            raise ValidationError("An order needs at least one line item.")
+        order = self.instance
+        totals = services.order_totals(
+            line_items=[
+                (i["quantity"], i["price"] if i.get("price") is not None else i["product"].price)
+                for i in items
+            ],
+            total_tax=order.total_tax or ZERO,
+            taxes_included=order.taxes_included,
+            total_discounts=order.total_discounts or ZERO,
+        )
+        if totals.total_price < 0:
+            raise ValidationError("Discounts cannot exceed the subtotal plus tax.")
+
+    def service_items(self) -> list[services.LineItemInput]:
+        return [
+            services.LineItemInput(
+                product=f.cleaned_data["product"],
+                quantity=f.cleaned_data["quantity"],
+                price=f.cleaned_data.get("price"),
+            )
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
+
+
+class LineItemInline(admin.TabularInline):
+    model = LineItem
+    form = LineItemForm
+    formset = LineItemFormSet
+    extra = 0
+    min_num = 1
+    autocomplete_fields = ["product"]
+    readonly_fields = ["title", "sku"]
+    fields = ["product", "quantity", "price", "title", "sku"]
+
+
+class OrderForm(forms.ModelForm):
+    """Currency, phone, contact email and country default to the customer's and store's."""
+
+    defaults_from_customer = {"currency": "currency", "phone": "phone", "contact_email": "email"}
+
+    class Meta:
+        model = Order
+        fields = [
+            "customer",
+            "ordered_at",
+            "financial_status",
+            "currency",
+            "country_code",
+            "total_tax",
+            "taxes_included",
+            "total_discounts",
+            "phone",
+            "contact_email",
+            "customer_locale",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in [*self.defaults_from_customer, "country_code"]:
+            if name in self.fields:
+                self.fields[name].required = False
+                self.fields[name].help_text = "Empty: taken from the customer or the store."
+
+    def clean(self):
+        data = super().clean()
+        customer = data.get("customer")
+        if customer is not None:
+            for name, source in self.defaults_from_customer.items():
+                if not data.get(name):
+                    data[name] = getattr(customer, source)
+        if not data.get("country_code"):
+            data["country_code"] = Store.load().country.code
+        if not data.get("phone"):
+            self.add_error("phone", "The customer has no phone: enter one for this order.")
+        return data
+
+
+@admin.register(Order)
+class OrderAdmin(ServiceAdmin):
+    soft_delete_service = services.order_soft_delete
+    restore_service = services.order_restore
+    instance_kwarg = "order"
+
+    form = OrderForm
+    inlines = [LineItemInline]
+    list_display = [
+        "id",
+        "customer",
+        "ordered_at",
+        "financial_status",
+        "total_price",
+        "currency",
+        "country_code",
+        "contact_email",
+        "is_deleted",
+    ]
+    list_select_related = ["customer"]
+    list_filter = [DeletedFilter, "financial_status", "currency", "country_code", "ordered_at"]
+    search_fields = ["=id", "contact_email", "customer__email", "phone"]
+    date_hierarchy = "ordered_at"
+    autocomplete_fields = ["customer"]
+    readonly_fields = ["subtotal_price", "total_price", "created_at", "updated_at", "deleted_at"]
+    fieldsets = [
+        (None, {"fields": ["customer", "ordered_at", "financial_status", "customer_locale"]}),
+        ("Contact", {"fields": ["contact_email", "phone", "country_code"]}),
+        (
+            "Money",
+            {
+                "fields": [
+                    "currency",
+                    "total_discounts",
+                    "total_tax",
+                    "taxes_included",
+                    "subtotal_price",
+                    "total_price",
+                ]
+            },
+        ),
+        ("History", {"fields": ["created_at", "updated_at", "deleted_at"]}),
+    ]
+    show_full_result_count = False
+    list_per_page = 50
+
+    def save_model(self, request, obj, form, change):
+        """Saved with its line items in save_related, by one service call."""
+
+    def save_related(self, request, form, formsets, change):
+        items_formset = next(fs for fs in formsets if isinstance(fs, LineItemFormSet))
+        data = {name: form.cleaned_data[name] for name in form.fields}
+        if change:
+            changed = {name: data[name] for name in form.changed_data}
+            line_items = items_formset.service_items() if items_formset.has_changed() else None
+            order = services.order_update(order=form.instance, line_items=line_items, **changed)
+        else:
+            order = services.order_create(line_items=items_formset.service_items(), **data)
+        form.instance.pk = order.pk
+        form.instance.__dict__.update(order.__dict__)
+
+
+class PublishedFilter(admin.SimpleListFilter):
+    title = "published"
+    parameter_name = "published"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Published"), ("no", "Not published")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(published_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(published_at__isnull=True)
+        return queryset
+
+
+@admin.register(Product)
+class ProductAdmin(ServiceAdmin):
+    create_service = services.product_create
+    update_service = services.product_update
+    soft_delete_service = services.product_soft_delete
+    restore_service = services.product_restore
+    instance_kwarg = "product"
+
+    list_display = [
+        "id",
+        "title",
+        "sku",
+        "category",
+        "price",
+        "quantity",
+        "vendor",
+        "published_at",
+        "is_deleted",
+    ]
+    list_display_links = ["id", "title"]
+    list_select_related = ["category"]
+    list_filter = [DeletedFilter, PublishedFilter, "category", "vendor"]
+    search_fields = ["title", "handle", "sku", "vendor"]
+    prepopulated_fields = {"handle": ["title"]}
+    autocomplete_fields = ["category"]
+    fields = [
+        "title",
+        "handle",
+        "sku",
+        "category",
+        "vendor",
+        "price",
+        "compare_at_price",
+        "quantity",
+        "image_url",
+        "url",
+        "published_at",
+        "tags",
+        "content",
+    ]
+    list_per_page = 50
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if request.GET.get("model_name") == "lineitem":
+            queryset = queryset.alive()
+        return queryset, may_have_duplicates
+
+
+@admin.register(Category)
+class CategoryAdmin(ServiceAdmin):
+    create_service = services.category_create
+    update_service = services.category_update
+    soft_delete_service = services.category_soft_delete
+    restore_service = services.category_restore
+    instance_kwarg = "category"
+
+    list_display = ["id", "title", "handle", "parent", "available", "published_at", "products"]
+    list_display_links = ["id", "title"]
+    list_select_related = ["parent"]
+    list_filter = [DeletedFilter, "available"]
+    search_fields = ["title", "handle"]
+    prepopulated_fields = {"handle": ["title"]}
+    autocomplete_fields = ["parent"]
+    fields = ["title", "handle", "parent", "available", "published_at", "content"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(product_count=Count("products"))
+
+    @admin.display(description="products", ordering="product_count")
+    def products(self, obj) -> int:
+        return obj.product_count

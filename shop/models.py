@@ -1,0 +1,372 @@
+"""The store's domain: its settings, customers, orders with line items, products, categories."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Count, DecimalField, F, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Lower
+from django.db.models.lookups import Regex
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+from .validators import (
+    currency_choices,
+    validate_currency,
+    validate_locale,
+    validate_phone,
+    validate_time_zone,
+)
+
+ZERO = Decimal("0.00")
+MONEY = {"max_digits": 14, "decimal_places": 2}
+CURRENCY_SHAPE = Q(currency__regex=r"^[A-Z]{3}$")
+
+
+def money_field(verbose_name: str, **kwargs) -> models.DecimalField:
+    kwargs.setdefault("default", ZERO)
+    return models.DecimalField(
+        verbose_name, **MONEY, validators=[MinValueValidator(ZERO)], **kwargs
+    )
+
+
+def currency_field(**kwargs) -> models.CharField:
+    return models.CharField(
+        "currency",
+        max_length=3,
+        choices=currency_choices,
+        validators=[validate_currency],
+        help_text="ISO 4217 code, e.g. EGP or USD.",
+        **kwargs,
+    )
+
+
+class SoftDeleteQuerySet(models.QuerySet):
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
+
+class Store(models.Model):
+    """The store's own settings: a single row, edited in the admin."""
+
+    name = models.CharField(max_length=200, default="My Store")
+    currency = currency_field(default="EGP")
+    time_zone = models.CharField(
+        max_length=64,
+        default="Africa/Cairo",
+        validators=[validate_time_zone],
+        help_text="IANA time zone name; the feed's dates are given in it.",
+    )
+    email = models.EmailField("contact email", default="store@example.com")
+    description = models.CharField(max_length=500, blank=True, default="")
+    country = CountryField(default="EG")
+    base_url = models.URLField(
+        "storefront URL",
+        default="https://store.example.com/",
+        help_text="Public base URL of the storefront.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="store_single_row"),
+            models.CheckConstraint(condition=CURRENCY_SHAPE, name="store_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def load(cls) -> "Store":
+        """Return the store's row, creating it with defaults on first use."""
+        store, _ = cls.objects.get_or_create(pk=1)
+        return store
+
+
+def store_currency() -> str:
+    """Return the store's currency, the default for new customers."""
+    return Store.load().currency
+
+
+class CustomerQuerySet(SoftDeleteQuerySet):
+    def with_order_stats(self, *, currency: str | None = None):
+        """Annotate orders_count and total_spent from live successful orders.
+
+        Works for one customer and for a page of them (two correlated subqueries, no
+        GROUP BY over the whole table). With a currency, only orders in it count.
+        """
+        orders = Order.objects.alive().successful().filter(customer=models.OuterRef("pk"))
+        if currency:
+            orders = orders.filter(currency=currency)
+        count = orders.order_by().values("customer").annotate(n=Count("id")).values("n")
+        total = orders.order_by().values("customer").annotate(s=Sum("total_price")).values("s")
+        first = orders.order_by("ordered_at").values("ordered_at")[:1]
+        last = orders.order_by("-ordered_at").values("ordered_at")[:1]
+        return self.annotate(
+            orders_count=Coalesce(models.Subquery(count), Value(0)),
+            total_spent=Coalesce(
+                models.Subquery(total, output_field=DecimalField(**MONEY)),
+                Value(ZERO),
+                output_field=DecimalField(**MONEY),
+            ),
+            first_order_at=models.Subquery(first),
+            last_order_at=models.Subquery(last),
+        )
+
+
+class Customer(models.Model):
+    class Gender(models.TextChoices):
+        MALE = "male", "Male"
+        FEMALE = "female", "Female"
+        UNKNOWN = "unknown", "Unknown"
+
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+    phone = models.CharField(max_length=32, blank=True, default="", validators=[validate_phone])
+    gender = models.CharField(max_length=7, choices=Gender.choices, default=Gender.UNKNOWN)
+    currency = currency_field(default=store_currency)
+    registered_at = models.DateTimeField(default=timezone.now)
+    accepts_marketing = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="customer_email_ci_unique",
+                violation_error_message="A customer with this email already exists.",
+            ),
+            models.CheckConstraint(condition=~Q(email=""), name="customer_email_required"),
+            models.CheckConstraint(
+                condition=~Q(first_name="") & ~Q(last_name=""), name="customer_name_required"
+            ),
+            models.CheckConstraint(condition=CURRENCY_SHAPE, name="customer_currency_iso"),
+            models.CheckConstraint(
+                condition=Q(gender__in=["male", "female", "unknown"]), name="customer_gender"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name} <{self.email}>"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class CategoryQuerySet(SoftDeleteQuerySet):
+    pass
+
+
+class Category(models.Model):
+    title = models.CharField(max_length=200)
+    handle = models.SlugField(max_length=200, unique=True, allow_unicode=True)
+    content = models.TextField(blank=True, default="")
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="subcategories",
+    )
+    available = models.BooleanField(default=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = CategoryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "categories"
+        constraints = [
+            models.CheckConstraint(condition=~Q(title=""), name="category_title_required"),
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="category_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        ancestor, seen = self.parent, set()
+        while ancestor is not None:
+            if self.pk is not None and ancestor.pk == self.pk:
+                raise ValidationError({"parent": "A category cannot be inside itself."})
+            if ancestor.pk in seen:
+                break
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
+
+    def descendant_ids(self) -> list[int]:
+        """Return this category's id and every subcategory's, at any depth."""
+        ids, frontier = [self.pk], [self.pk]
+        while frontier:
+            frontier = list(
+                Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)
+            )
+            frontier = [i for i in frontier if i not in ids]
+            ids.extend(frontier)
+        return ids
+
+
+class ProductQuerySet(SoftDeleteQuerySet):
+    def published(self):
+        return self.filter(published_at__isnull=False, published_at__lte=timezone.now())
+
+
+class Product(models.Model):
+    title = models.CharField(max_length=255)
+    handle = models.SlugField(max_length=255, unique=True, allow_unicode=True)
+    sku = models.CharField("SKU", max_length=64, blank=True, default="")
+    category = models.ForeignKey(
+        Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="products"
+    )
+    content = models.TextField("description", blank=True, default="")
+    vendor = models.CharField(max_length=200, blank=True, default="")
+    price = money_field("price")
+    compare_at_price = models.DecimalField(
+        "compare-at price",
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(ZERO)],
+    )
+    quantity = models.PositiveIntegerField("quantity in stock", default=0)
+    image_url = models.URLField("image URL", max_length=500, blank=True, default="")
+    url = models.URLField("product page URL", max_length=500, blank=True, default="")
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty means the product is not published."
+    )
+    tags = models.CharField(
+        max_length=500, blank=True, default="", help_text="Comma-separated, e.g. games, sale."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(title=""), name="product_title_required"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_gte_0"),
+            models.CheckConstraint(
+                condition=Q(compare_at_price__isnull=True) | Q(compare_at_price__gte=0),
+                name="product_compare_at_price_gte_0",
+            ),
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="product_quantity_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class OrderQuerySet(SoftDeleteQuerySet):
+    def successful(self):
+        return self.filter(financial_status=Order.Status.SUCCESSFUL)
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        SUCCESSFUL = "successful", "Successful"
+        CANCELED = "canceled", "Canceled"
+        REFUNDED = "refunded", "Refunded"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    ordered_at = models.DateTimeField(default=timezone.now)
+    financial_status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    currency = currency_field()
+    country_code = CountryField("country")
+    subtotal_price = money_field("subtotal")
+    total_tax = money_field("tax")
+    taxes_included = models.BooleanField(default=False)
+    total_discounts = money_field("discounts")
+    total_price = money_field("total")
+    phone = models.CharField(max_length=32, validators=[validate_phone])
+    contact_email = models.EmailField(max_length=254)
+    customer_locale = models.CharField(
+        max_length=16, blank=True, default="", validators=[validate_locale]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["customer", "financial_status"], name="order_customer_status"),
+            models.Index(fields=["ordered_at"], name="order_ordered_at"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=CURRENCY_SHAPE, name="order_currency_iso"),
+            models.CheckConstraint(
+                condition=Regex(Cast("country_code", models.CharField()), r"^[A-Z]{2}$"),
+                name="order_country_iso",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    financial_status__in=[
+                        "pending",
+                        "processing",
+                        "successful",
+                        "canceled",
+                        "refunded",
+                    ]
+                ),
+                name="order_financial_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(subtotal_price__gte=0)
+                & Q(total_tax__gte=0)
+                & Q(total_discounts__gte=0)
+                & Q(total_price__gte=0),
+                name="order_amounts_gte_0",
+            ),
+            models.CheckConstraint(condition=~Q(contact_email=""), name="order_email_required"),
+            models.CheckConstraint(condition=~Q(phone=""), name="order_phone_required"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}"
+
+
+class LineItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="line_items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
+    quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    price = money_field("unit price")
+    title = models.CharField(max_length=255, blank=True, default="")
+    sku = models.CharField("SKU", max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="lineitem_quantity_gte_1"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="lineitem_price_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.title or self.product_id}"
+
+    @property
+    def total(self) -> Decimal:
+        return (self.price or ZERO) * (self.quantity or 0)
