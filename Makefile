@@ -52,3 +52,6 @@ seed: migrate
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm var staticfiles
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench $(ARGS)
