@@ -329,6 +329,10 @@ class OrderAdmin(ServiceAdmin):
             order = services.order_create(line_items=items_formset.service_items(), **data)
         form.instance.pk = order.pk
         form.instance.__dict__.update(order.__dict__)
+        # The admin's history message reads these.
+        items_formset.new_objects = list(order.line_items.all()) if not change else []
+        items_formset.changed_objects = []
+        items_formset.deleted_objects = []
 
 
 class PublishedFilter(admin.SimpleListFilter):

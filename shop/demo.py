@@ -118,7 +118,7 @@ def seed(
     progress = progress or (lambda label, total: lambda n: None)
 
     fake_en = Faker("en_US")
-    fake_ar = Faker("ar_EG")
+    fake_ar = Faker("ar_AA")
     fake_en.seed_instance(seed)
     fake_ar.seed_instance(seed)
     names_en = [(fake_en.first_name(), fake_en.last_name()) for _ in range(400)]

@@ -1,0 +1,67 @@
+from datetime import UTC, datetime
+
+import pytest
+from django.core.management import call_command
+
+from shop.demo import seed
+from shop.models import Category, Customer, LineItem, Order, Product
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _snapshot():
+    return (
+        list(Customer.objects.values_list("id", "email", "first_name", "last_name", "phone")),
+        list(
+            Order.objects.values_list(
+                "id", "customer_id", "ordered_at", "financial_status", "total_price"
+            )
+        ),
+        list(LineItem.objects.values_list("order_id", "product_id", "quantity", "price")),
+        list(Product.objects.values_list("id", "title", "price")),
+    )
+
+
+def _wipe():
+    LineItem.objects.all().delete()
+    Order.objects.all().delete()
+    Customer.objects.all().delete()
+    Product.objects.all().delete()
+    Category.objects.filter(parent__isnull=False).delete()
+    Category.objects.all().delete()
+
+
+def test_seed_demo_is_reproducible_with_a_seed(store):
+    seed(customers=30, orders=120, seed=7, now=NOW)
+    first = _snapshot()
+    _wipe()
+    seed(customers=30, orders=120, seed=7, now=NOW)
+    assert _snapshot() == first
+    _wipe()
+    seed(customers=30, orders=120, seed=8, now=NOW)
+    assert _snapshot() != first
+
+
+def test_seed_demo_writes_valid_orders_with_one_to_five_line_items(store):
+    result = seed(customers=20, orders=100, seed=1, now=NOW)
+    assert Order.objects.count() == 100
+    assert result.line_items == LineItem.objects.count()
+    for order in Order.objects.prefetch_related("line_items"):
+        assert 1 <= len(order.line_items.all()) <= 5
+        subtotal = sum(li.price * li.quantity for li in order.line_items.all())
+        assert order.subtotal_price == subtotal
+        order.full_clean()
+    currencies = set(Customer.objects.values_list("currency", flat=True))
+    assert len(currencies) >= 3
+    assert Customer.objects.filter(first_name__regex="[ء-ي]").exists()
+    assert Customer.objects.filter(first_name__regex=r"^[A-Za-z]").exists()
+
+
+def test_seed_demo_command_adds_to_an_existing_store(store, capsys):
+    call_command("seed_demo", customers=5, orders=10, no_progress=True)
+    call_command("seed_demo", customers=5, orders=10, no_progress=True, seed=2)
+    assert Customer.objects.count() == 10
+    assert Order.objects.count() == 20
+    assert "Seeded 5 customers" in capsys.readouterr().out
