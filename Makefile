@@ -6,7 +6,7 @@ MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint fmt migrate seed serve bench loadtest clean
+.PHONY: run test test-sqlite test-postgres lint fmt migrate seed serve bench loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,39 @@ fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The whole suite on SQLite, then again on a throwaway PostgreSQL server.
 test: $(VENV)/.installed-dev lint
 	DJANGO_SETTINGS_MODULE=config.settings.test $(MANAGE) makemigrations --check --dry-run
-	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: $(VENV)/.installed-dev
+	@echo "== test suite on SQLite"
+	env -u DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.installed-dev
+	@echo "== test suite on PostgreSQL"
+	@if bin/with-postgres true 2>/dev/null; then \
+		bin/with-postgres $(BIN)/pytest $(PYTEST_ARGS); \
+	elif [ -n "$$CI" ]; then \
+		echo "PostgreSQL server binaries are missing: CI must install them." >&2; exit 1; \
+	else \
+		echo "" >&2; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2; \
+		echo "!! PostgreSQL server binaries (initdb, pg_ctl) not found: the suite ran on  !!" >&2; \
+		echo "!! SQLite only. Install them (apt-get install postgresql) and run again.    !!" >&2; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2; \
+	fi
+
+# Production settings under gunicorn on 127.0.0.1:8000 (HTTP: no TLS redirect locally).
+serve: migrate
+	$(MANAGE) collectstatic --noinput -v0
+	DJANGO_SETTINGS_MODULE=config.settings.production \
+	SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" \
+	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
+	SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-0}" \
+	BIND="$${BIND:-$(HOST):$(PORT)}" \
+	$(BIN)/gunicorn -c config/gunicorn.py config.wsgi
 
 seed: migrate
 	$(MANAGE) seed_demo

@@ -1,10 +1,21 @@
-"""Root URLs: the admin, the converted.in feed, the REST API and its schema."""
+"""Root URLs: the admin, the converted.in feed, the REST API and its schema, the health check."""
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
+
+from . import views
 
 urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("healthz", views.healthz, name="healthz"),
+    path("robots.txt", views.robots),
     path("admin/", admin.site.urls),
     path("convertedin/", include("feeds.urls")),
     path("api/", include("shop.api.urls")),
 ]
+
+handler400 = "config.views.bad_request"
+handler403 = "config.views.permission_denied"
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_failure"

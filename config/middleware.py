@@ -1,0 +1,88 @@
+"""Request logging and admin login protection."""
+
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import reverse
+
+from . import ratelimit
+
+request_log = logging.getLogger("request")
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's `fields`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class RequestLogMiddleware:
+    """Log each request as one line: method, path (never the query string or body, where a
+    token could be), status, duration and client address."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        request_log.info(
+            "request",
+            extra={
+                "fields": {
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": ratelimit.client_ip(request),
+                }
+            },
+        )
+        return response
+
+
+class AdminLoginThrottleMiddleware:
+    """Refuse admin login attempts after repeated failures from one address or for one
+    username, for the rest of the window."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.limit_user = getattr(settings, "ADMIN_LOGIN_FAILURES_PER_USER", 5)
+        self.limit_ip = getattr(settings, "ADMIN_LOGIN_FAILURES_PER_ADDRESS", 20)
+        self.window = getattr(settings, "ADMIN_LOGIN_WINDOW_SECONDS", 300)
+
+    def __call__(self, request):
+        if request.method != "POST" or request.path != reverse("admin:login"):
+            return self.get_response(request)
+        ip = ratelimit.client_ip(request)
+        username = request.POST.get("username", "")[:150].lower()
+        keys = [(f"login-ip:{ip}", self.limit_ip), (f"login-user:{username}", self.limit_user)]
+        for key, limit in keys:
+            verdict = ratelimit.peek(key, limit=limit, window=self.window)
+            if not verdict.allowed:
+                response = HttpResponse(
+                    "Too many failed login attempts. Try again in a few minutes.",
+                    status=429,
+                    content_type="text/plain",
+                )
+                response["Retry-After"] = str(verdict.retry_after)
+                return response
+        response = self.get_response(request)
+        failed = response.status_code == 200  # the login form was shown again
+        if failed:
+            for key, limit in keys:
+                ratelimit.hit(key, limit=limit, window=self.window)
+        return response

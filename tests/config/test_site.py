@@ -1,0 +1,122 @@
+"""Site-wide behaviour: health check, JSON errors for machine clients, logs, login throttle."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from config import ratelimit
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_healthz_answers_200_when_the_database_answers(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "up"}
+
+
+def test_healthz_answers_503_when_the_database_does_not(client, db, monkeypatch):
+    def broken(*args, **kwargs):
+        raise connection.Database.OperationalError("server closed the connection")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(connection, "cursor", broken)
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/convertedin/nothing-here"])
+def test_unknown_machine_paths_get_a_json_404(client, db, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert "message" in response.json()
+
+
+def test_unknown_admin_paths_get_an_html_404(client, db):
+    response = client.get("/not-a-page")
+    assert response.status_code == 404
+    assert not response["Content-Type"].startswith("application/json")
+
+
+def test_request_log_is_one_json_line_without_query_string(client, db, caplog):
+    with caplog.at_level(logging.INFO, logger="request"):
+        client.get("/healthz?token=secret-in-query")
+    record = next(r for r in caplog.records if r.name == "request")
+    from config.middleware import JsonLinesFormatter
+
+    line = JsonLinesFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["path"] == "/healthz"
+    assert entry["status"] == 200
+    assert "secret-in-query" not in line
+
+
+def test_forwarded_for_is_ignored_unless_a_proxy_is_trusted(rf, settings):
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4", REMOTE_ADDR="10.0.0.9")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert ratelimit.client_ip(request) == "10.0.0.9"
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert ratelimit.client_ip(request) == "1.2.3.4"
+    spoofed = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 1.2.3.4", REMOTE_ADDR="10.0.0.9")
+    assert ratelimit.client_ip(spoofed) == "1.2.3.4"
+
+
+def test_admin_login_is_refused_after_repeated_failures(client, django_user_model, settings):
+    settings.ADMIN_LOGIN_FAILURES_PER_USER = 3
+    django_user_model.objects.create_superuser("boss", "", "right-password-123")
+    url = reverse("admin:login")
+    for _ in range(3):
+        response = client.post(url, {"username": "boss", "password": "wrong"})
+        assert response.status_code == 200
+    response = client.post(url, {"username": "boss", "password": "right-password-123"})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+
+
+def test_admin_login_still_works_before_the_limit(client, django_user_model):
+    django_user_model.objects.create_superuser("boss", "", "right-password-123")
+    url = reverse("admin:login")
+    client.post(url, {"username": "boss", "password": "wrong"})
+    response = client.post(url, {"username": "boss", "password": "right-password-123"})
+    assert response.status_code == 302
+
+
+def _run_check(env_extra):
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS"}}
+    env.update(env_extra, DJANGO_SETTINGS_MODULE="config.settings.production")
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    result = _run_check({"ALLOWED_HOSTS": "shop.example.com"})
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_settings_refuse_to_start_without_allowed_hosts():
+    result = _run_check({"SECRET_KEY": "x" * 60})
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS" in result.stderr
+
+
+def test_production_settings_pass_the_deployment_check():
+    result = _run_check(
+        {"SECRET_KEY": "k3y-" + "abcdefghij" * 6, "ALLOWED_HOSTS": "shop.example.com"}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
