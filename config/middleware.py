@@ -5,7 +5,8 @@ import logging
 import time
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 
 from . import ratelimit
@@ -85,4 +86,27 @@ class AdminLoginThrottleMiddleware:
         if failed:
             for key, limit in keys:
                 ratelimit.hit(key, limit=limit, window=self.window)
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 with Retry-After, not 500, while the database cannot be reached; the
+    connection is re-established by itself on a later request (CONN_HEALTH_CHECKS)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logging.getLogger("django.db").warning(
+            "database unavailable", extra={"fields": {"error": type(exception).__name__}}
+        )
+        response = JsonResponse(
+            {"message": "The store's database is unavailable. Try again shortly."}, status=503
+        )
+        response["Retry-After"] = "5"
         return response

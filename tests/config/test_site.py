@@ -120,3 +120,17 @@ def test_production_settings_pass_the_deployment_check():
         {"SECRET_KEY": "k3y-" + "abcdefghij" * 6, "ALLOWED_HOSTS": "shop.example.com"}
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_database_outage_in_a_view_is_a_json_503_not_a_500(rf):
+    from django.db.utils import OperationalError
+
+    from config.middleware import DatabaseUnavailableMiddleware
+
+    middleware = DatabaseUnavailableMiddleware(lambda request: None)
+    request = rf.post("/convertedin/orders")
+    response = middleware.process_exception(request, OperationalError("connection refused"))
+    assert response.status_code == 503
+    assert json.loads(response.content)["message"].startswith("The store's database")
+    assert response["Retry-After"] == "5"
+    assert middleware.process_exception(request, ValueError("other")) is None

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from shop.models import Customer, LineItem, Order, Product, Store
 from tests.factories import (
@@ -52,7 +52,7 @@ def test_duplicate_email_in_other_case_is_refused_by_the_database():
 @pytest.mark.parametrize("currency", ["egp", "EURO", "E1P", ""])
 def test_malformed_currency_is_refused_by_the_database(currency):
     customer = CustomerFactory()
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises((IntegrityError, DataError)), transaction.atomic():
         Customer.objects.filter(pk=customer.pk).update(currency=currency)
 
 
@@ -66,7 +66,7 @@ def test_unknown_currency_code_fails_validation():
 @pytest.mark.parametrize("country", ["eg", "EGY", "1A", ""])
 def test_malformed_country_code_is_refused_by_the_database(country):
     order = OrderFactory()
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises((IntegrityError, DataError)), transaction.atomic():
         Order.objects.filter(pk=order.pk).update(country_code=country)
 
 
