@@ -83,5 +83,9 @@ seed: migrate
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm var staticfiles
 
+# Load and fault tests: gunicorn on a throwaway PostgreSQL, loopback only, bounded in time.
+loadtest: $(VENV)/.installed-dev
+	bin/with-postgres $(BIN)/python -m loadtest $(ARGS)
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench $(ARGS)
