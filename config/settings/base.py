@@ -142,6 +142,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "COERCE_DECIMAL_TO_STRING": False,
+    # Requests per minute of each API key (a key may set its own) and staff member.
+    "DEFAULT_THROTTLE_RATES": {"api": "600/min"},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -153,6 +155,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "shop.api.schema.forbid_unknown_request_fields",
+    ],
 }
 
 # How many reverse proxies of ours stand in front of the app; X-Forwarded-For is trusted

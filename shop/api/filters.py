@@ -1,0 +1,384 @@
+"""Query filters of the list endpoints.
+
+Every filter parses its value strictly: a value that cannot be parsed is a 400 naming the
+parameter; an empty value means no filter. Each filter carries its own OpenAPI schema.
+"""
+
+import datetime as dt
+import re
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django_countries import countries
+from drf_spectacular.drainage import set_override
+
+from shop.models import Category, Customer, LineItem, Order, Product
+from shop.validators import currency_codes
+
+MAX_ID = 2**63 - 1
+
+
+def currency_enum() -> list[str]:
+    return sorted(currency_codes())
+
+
+def country_enum() -> list[str]:
+    return sorted(code for code, _ in countries)
+
+
+# Fields ---------------------------------------------------------------------------------
+
+
+class StrictBooleanField(forms.Field):
+    TRUE, FALSE = {"true", "1"}, {"false", "0"}
+
+    def __init__(self, *, required=False, **kwargs):
+        super().__init__(required=required, **kwargs)
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        raise ValidationError("Enter true or false.", code="invalid")
+
+
+class UtcDateTimeField(forms.Field):
+    """An ISO 8601 date-time (or date, meaning its midnight); without an offset, UTC."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        if "T" in text:
+            # An unencoded "+" in a query string arrives as a space.
+            text = re.sub(r" (\d{2}(:?\d{2})?)$", r"+\1", text)
+        try:
+            parsed = parse_datetime(text)
+            if parsed is None and (day := parse_date(text)) is not None:
+                parsed = dt.datetime.combine(day, dt.time())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise ValidationError(
+                "Enter an ISO 8601 date-time, e.g. 2025-05-01T12:00:00Z.", code="invalid"
+            )
+        if timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationError("The date-time is out of range.", code="invalid") from None
+
+
+class CodeField(forms.CharField):
+    """A code from a fixed list, matched without regard to letter case."""
+
+    def __init__(self, *, codes, example, **kwargs):
+        self.codes, self.example = codes, example
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return super().to_python(value).upper()
+
+    def validate(self, value):
+        super().validate(value)
+        if value and value not in self.codes():
+            raise ValidationError(
+                "%(value)s is not a known code (e.g. %(example)s).",
+                code="invalid_choice",
+                params={"value": value, "example": self.example},
+            )
+
+
+# Filters --------------------------------------------------------------------------------
+
+
+class DocumentedFilter(django_filters.Filter):
+    """A filter whose OpenAPI schema is `schema` plus its help text."""
+
+    schema: dict = {"type": "string"}
+
+    def __init__(self, *args, help_text: str, **kwargs):
+        super().__init__(*args, help_text=help_text, **kwargs)
+        set_override(self, "field", {**self.schema, "description": help_text})
+
+
+class TextFilter(DocumentedFilter, django_filters.CharFilter):
+    pass
+
+
+class BooleanFilter(DocumentedFilter):
+    field_class = StrictBooleanField
+    schema = {"type": "boolean"}
+
+
+class IdFilter(DocumentedFilter):
+    field_class = forms.IntegerField
+    schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class DateFilter(DocumentedFilter):
+    field_class = forms.DateField
+    schema = {"type": "string", "format": "date"}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
+        super().__init__(*args, **kwargs)
+
+
+class DateTimeFilter(DocumentedFilter):
+    field_class = UtcDateTimeField
+    schema = {"type": "string", "format": "date-time"}
+
+
+class AmountFilter(DocumentedFilter):
+    field_class = forms.DecimalField
+    schema = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "example": "99.50"}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("min_value", 0)
+        super().__init__(*args, **kwargs)
+
+
+class ChoiceFilter(DocumentedFilter, django_filters.ChoiceFilter):
+    def __init__(self, *args, choices, **kwargs):
+        self.schema = {"type": "string", "enum": [value for value, _ in choices]}
+        super().__init__(*args, choices=choices, **kwargs)
+
+
+class CodeFilter(DocumentedFilter):
+    field_class = CodeField
+
+    def __init__(self, *args, codes, example, **kwargs):
+        self.schema = {"type": "string", "enum": codes()}
+        super().__init__(*args, codes=codes, example=example, **kwargs)
+
+
+class OrderingFilter(DocumentedFilter, django_filters.OrderingFilter):
+    """Sort by the given fields, then by id, so pages never skip or repeat a row."""
+
+    def __init__(self, *args, fields, **kwargs):
+        names = [name for name in fields]
+        self.schema = {"type": "string", "enum": [*names, *(f"-{n}" for n in names)]}
+        super().__init__(*args, fields=fields, **kwargs)
+
+    def filter(self, qs, value):
+        ordering = [self.get_ordering_value(param) for param in value or []]
+        if not any(term.lstrip("-") == "id" for term in ordering):
+            ordering.append("id")
+        return qs.order_by(*ordering)
+
+
+# Filter sets ----------------------------------------------------------------------------
+
+UPDATED_AFTER = (
+    "Only records updated at or after this ISO 8601 date-time (UTC unless an offset is "
+    "given). With ordering=updated_at, lets a client sync incrementally."
+)
+IS_DELETED = "true: only soft-deleted records; false or empty: only live ones."
+
+
+class SoftDeleteFilterSet(django_filters.FilterSet):
+    is_deleted = BooleanFilter(method="filter_is_deleted", help_text=IS_DELETED)
+    updated_after = DateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text=UPDATED_AFTER
+    )
+
+    def filter_queryset(self, queryset):
+        if self.form.cleaned_data.get("is_deleted") is None:
+            queryset = queryset.alive()
+        return super().filter_queryset(queryset)
+
+    def filter_is_deleted(self, queryset, name, value):
+        return queryset.deleted() if value else queryset.alive()
+
+
+def bought(product_id: int, customer_ref: str):
+    """Exists: a live successful order of the customer has a line item of the product."""
+    return Exists(
+        LineItem.objects.filter(
+            product_id=product_id,
+            order__customer=OuterRef(customer_ref),
+            order__deleted_at__isnull=True,
+            order__financial_status=Order.Status.SUCCESSFUL,
+        )
+    )
+
+
+class CustomerFilterSet(SoftDeleteFilterSet):
+    query = TextFilter(
+        method="filter_query",
+        help_text=(
+            "Search: an exact email (any letter case) when the value is a valid email, "
+            "otherwise a partial match on the name."
+        ),
+    )
+    email = TextFilter(lookup_expr="iexact", help_text="Exact email, in any letter case.")
+    phone = TextFilter(help_text="Exact phone number, as stored.")
+    gender = ChoiceFilter(choices=Customer.Gender.choices, help_text="The customer's gender.")
+    currency = CodeFilter(
+        method="filter_currency",
+        codes=currency_enum,
+        example="EGP",
+        help_text=(
+            "ISO 4217 code, in any letter case (e.g. egp). Scopes orders_count, total_spent, "
+            "first_order_at and last_order_at to orders in this currency, and lists only "
+            "customers with at least one successful order in it."
+        ),
+    )
+    has_orders = BooleanFilter(
+        method="filter_has_orders",
+        help_text="true: customers with a successful order (in `currency` if given); "
+        "false: customers without one.",
+    )
+    created_from = DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        help_text="Created on or after this date (UTC), YYYY-MM-DD.",
+    )
+    created_to = DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        help_text="Created on or before this date (UTC), YYYY-MM-DD.",
+    )
+    product = IdFilter(
+        method="filter_product",
+        help_text="Only customers who bought this product (id) in a successful order.",
+    )
+    ordering = OrderingFilter(
+        fields=("id", "created_at", "updated_at"),
+        help_text="Sort order; a leading - reverses it. Ties are broken by id.",
+    )
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset):
+        # Stats come first: currency and has_orders filter on them.
+        queryset = queryset.with_order_stats(currency=self.form.cleaned_data.get("currency"))
+        return super().filter_queryset(queryset)
+
+    def filter_query(self, queryset, name, value):
+        value = value.strip()
+        try:
+            validate_email(value)
+        except ValidationError:
+            full_name = Concat("first_name", Value(" "), "last_name")
+            return queryset.alias(full_name=full_name).filter(full_name__icontains=value)
+        return queryset.filter(email__iexact=value)
+
+    def filter_currency(self, queryset, name, value):
+        return queryset.filter(orders_count__gt=0)
+
+    def filter_has_orders(self, queryset, name, value):
+        return queryset.filter(orders_count__gt=0) if value else queryset.filter(orders_count=0)
+
+    def filter_product(self, queryset, name, value):
+        return queryset.filter(bought(value, "pk"))
+
+
+class OrderFilterSet(SoftDeleteFilterSet):
+    customer = IdFilter(field_name="customer_id", help_text="The customer's id.")
+    financial_status = ChoiceFilter(choices=Order.Status.choices, help_text="Payment status.")
+    currency = CodeFilter(
+        codes=currency_enum, example="EGP", help_text="ISO 4217 code, in any letter case."
+    )
+    country_code = CodeFilter(
+        codes=country_enum,
+        example="EG",
+        help_text="ISO 3166-1 alpha-2 country code, in any letter case.",
+    )
+    ordered_from = DateFilter(
+        field_name="ordered_at",
+        lookup_expr="date__gte",
+        help_text="Ordered on or after this date (UTC), YYYY-MM-DD.",
+    )
+    ordered_to = DateFilter(
+        field_name="ordered_at",
+        lookup_expr="date__lte",
+        help_text="Ordered on or before this date (UTC), YYYY-MM-DD.",
+    )
+    product = IdFilter(method="filter_product", help_text="Orders with this product (id).")
+    min_total = AmountFilter(
+        field_name="total_price", lookup_expr="gte", help_text="Total at least this amount."
+    )
+    max_total = AmountFilter(
+        field_name="total_price", lookup_expr="lte", help_text="Total at most this amount."
+    )
+    ordering = OrderingFilter(
+        fields=("id", "ordered_at", "created_at", "updated_at", "total_price"),
+        help_text="Sort order; a leading - reverses it. Ties are broken by id.",
+    )
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+
+    def filter_product(self, queryset, name, value):
+        return queryset.filter(
+            Exists(LineItem.objects.filter(order=OuterRef("pk"), product_id=value))
+        )
+
+
+class ProductFilterSet(SoftDeleteFilterSet):
+    category = IdFilter(field_name="category_id", help_text="Products directly in this category.")
+    published = BooleanFilter(
+        method="filter_published",
+        help_text="true: published now; false: not published (no or a future date).",
+    )
+    query = TextFilter(
+        method="filter_query", help_text="Partial match on the title, handle or SKU."
+    )
+    ordering = OrderingFilter(
+        fields=("id", "title", "price", "created_at", "updated_at"),
+        help_text="Sort order; a leading - reverses it. Ties are broken by id.",
+    )
+
+    class Meta:
+        model = Product
+        fields: list[str] = []
+
+    def filter_published(self, queryset, name, value):
+        published = Q(published_at__isnull=False, published_at__lte=timezone.now())
+        return queryset.filter(published) if value else queryset.exclude(published)
+
+    def filter_query(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(
+            Q(title__icontains=value) | Q(handle__icontains=value) | Q(sku__icontains=value)
+        )
+
+
+class CategoryFilterSet(SoftDeleteFilterSet):
+    parent = IdFilter(field_name="parent_id", help_text="Direct subcategories of this category.")
+    query = TextFilter(method="filter_query", help_text="Partial match on the title or handle.")
+    ordering = OrderingFilter(
+        fields=("id", "title", "created_at", "updated_at"),
+        help_text="Sort order; a leading - reverses it. Ties are broken by id.",
+    )
+
+    class Meta:
+        model = Category
+        fields: list[str] = []
+
+    def filter_query(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(Q(title__icontains=value) | Q(handle__icontains=value))
