@@ -1,0 +1,265 @@
+"""Build each endpoint's payload, exact to converted.in's contract, from selector rows.
+
+Items are plain dicts built from rows (no serializer per row). Money leaves as JSON numbers
+exact to the cent (int when whole, else a float whose shortest form has at most 2 decimals);
+dates as "YYYY-MM-DD HH:MM:SS" in the store's time zone.
+"""
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from shop.models import Store
+
+from . import selectors
+from .inputs import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageRequest
+
+CENT = Decimal("0.01")
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+DEFAULT_TIME_ZONE = Store._meta.get_field("time_zone").default
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str | None) -> ZoneInfo:
+    return ZoneInfo(name or DEFAULT_TIME_ZONE)
+
+
+def money(value) -> int | float | None:
+    """Return an amount as a JSON number exact to the cent: 350 stays 350, 199.65 is 199.65."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        # SQLite hands back REAL (and SUM of them); a cent is far above the float's error.
+        value = round(value, 2)
+        return int(value) if value.is_integer() else value
+    cents = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    return int(cents) if cents == cents.to_integral_value() else float(cents)
+
+
+def local_time(value, zone: ZoneInfo) -> str | None:
+    """Format a stored UTC datetime (an aware datetime, or SQLite's text) in the store's zone."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(zone).strftime(DATE_FORMAT)
+
+
+def envelope(*, items: list, total: int, page: PageRequest) -> dict:
+    """Wrap a page of items in converted.in's pagination envelope."""
+    count = len(items)
+    return {
+        "current_page": page.page,
+        "data": items,
+        "from": page.offset + 1 if count else None,
+        "last_page": max(1, math.ceil(total / page.per_page)),
+        "per_page": page.per_page,
+        "to": page.offset + count if count else None,
+        "total": total,
+    }
+
+
+# Items ---------------------------------------------------------------------------------
+
+
+def order_item(row, zone: ZoneInfo) -> dict:
+    (
+        order_id,
+        ordered_at,
+        total_price,
+        subtotal_price,
+        total_tax,
+        taxes_included,
+        currency,
+        country_code,
+        financial_status,
+        total_discounts,
+        phone,
+        customer_locale,
+        contact_email,
+        customer_id,
+        line_items,
+    ) = row
+    return {
+        "id": order_id,
+        "ordered_at": local_time(ordered_at, zone),
+        "total_price": money(total_price),
+        "subtotal_price": money(subtotal_price),
+        "total_tax": money(total_tax),
+        "taxes_included": 1 if taxes_included else 0,
+        "currency": currency,
+        "country_code": country_code,
+        "financial_status": financial_status,
+        "total_discounts": money(total_discounts),
+        "phone": phone,
+        "customer_locale": customer_locale or None,
+        "contact_email": contact_email,
+        "line_items": [
+            {"product_id": product_id, "quantity": quantity, "price": money(price)}
+            for product_id, quantity, price in line_items
+        ],
+        "customer": {"id": customer_id},
+    }
+
+
+def customer_item(row, zone: ZoneInfo) -> dict:
+    (
+        customer_id,
+        email,
+        first_name,
+        last_name,
+        phone,
+        gender,
+        currency,
+        registered_at,
+        orders_count,
+        total_spent,
+    ) = row
+    return {
+        "id": customer_id,
+        "email": email,
+        "first_name": first_name,
+        "last_name": last_name,
+        "orders_count": orders_count,
+        "total_spent": money(total_spent) or 0,
+        "currency": currency,
+        "phone": phone or None,
+        "registered_at": local_time(registered_at, zone),
+        "gender": gender,
+    }
+
+
+def category_item(node: dict, zone: ZoneInfo) -> dict:
+    return {
+        "id": node["id"],
+        "title": node["title"],
+        "handle": node["handle"] or None,
+        "content": node["content"] or None,
+        "subcategories": [category_item(child, zone) for child in node["children"]],
+        "available": node["available"],
+        "published_at": local_time(node["published_at"], zone),
+    }
+
+
+def product_item(row: dict, store: Store, zone: ZoneInfo) -> dict:
+    has_category = row["category_id"] is not None and row["category_deleted_at"] is None
+    return {
+        "id": row["id"],
+        # converted.in's example sends the category id as a string.
+        "category_id": str(row["category_id"]) if has_category else None,
+        "title": row["title"],
+        "handle": row["handle"],
+        "full_permalink": row["url"] or urljoin(store.base_url, f"products/{row['handle']}"),
+        "image": row["image_url"] or None,
+        "content": row["content"],
+        "type": row["category_title"] if has_category else None,
+        "vendor": row["vendor"] or store.name,
+        "compare_at_price": money(row["compare_at_price"]),
+        "price": money(row["price"]),
+        "quantity": row["quantity"],
+        "published_at": local_time(row["published_at"], zone),
+        "tags": row["tags"] or None,
+    }
+
+
+# Endpoints -----------------------------------------------------------------------------
+
+
+def storeinfo_payload(**_) -> dict:
+    store = Store.load()
+    return {
+        "code": 200,
+        "data": {
+            "name": store.name,
+            "currency": store.currency,
+            "time_zone": store.time_zone,
+            "email": store.email,
+            "description": store.description,
+            "country": store.country.code,
+            "country_code": store.country.code,
+        },
+    }
+
+
+def orders_payload(*, page: PageRequest, **_) -> dict:
+    result = selectors.orders_page(offset=page.offset, limit=page.per_page)
+    zone = _zone(result.time_zone)
+    items = [order_item(row, zone) for row in result.rows]
+    return envelope(items=items, total=result.total, page=page)
+
+
+def customers_payload(*, page: PageRequest, **_) -> dict:
+    result = selectors.customers_page(offset=page.offset, limit=page.per_page)
+    zone = _zone(result.time_zone)
+    items = [customer_item(row, zone) for row in result.rows]
+    return envelope(items=items, total=result.total, page=page)
+
+
+def products_payload(*, page: PageRequest, collection_id: int | None = None, **_) -> dict:
+    store = Store.load()
+    zone = _zone(store.time_zone)
+    result = selectors.products_page(
+        offset=page.offset, limit=page.per_page, collection_id=collection_id
+    )
+    items = [product_item(row, store, zone) for row in result.rows]
+    return envelope(items=items, total=result.total, page=page)
+
+
+def categories_payload(*, page: PageRequest, **_) -> dict:
+    store = Store.load()
+    zone = _zone(store.time_zone)
+    top = selectors.category_tree()
+    chosen = top[page.offset : page.offset + page.per_page]
+    items = [category_item(node, zone) for node in chosen]
+    return envelope(items=items, total=len(top), page=page)
+
+
+ENDPOINTS: dict[str, Callable[..., dict]] = {
+    "storeinfo": storeinfo_payload,
+    "categories": categories_payload,
+    "products": products_payload,
+    "customers": customers_payload,
+    "orders": orders_payload,
+}
+PAGED = frozenset(ENDPOINTS) - {"storeinfo"}
+
+
+def build_payload(
+    endpoint: str,
+    *,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+    collection_id: int | None = None,
+) -> dict:
+    """Return the payload `endpoint` answers for a page, as converted.in receives it.
+
+    No token is involved: callers are the feed view (after authentication) and staff tools.
+    Raises KeyError for an unknown endpoint and ValueError for a page or size below 1.
+    """
+    if page < 1 or per_page < 1:
+        raise ValueError("page and per_page start at 1.")
+    request = PageRequest(page=page, per_page=min(per_page, MAX_PER_PAGE))
+    return ENDPOINTS[endpoint](page=request, collection_id=collection_id)
+
+
+def render_endpoint(
+    endpoint: str,
+    *,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+    collection_id: int | None = None,
+) -> bytes:
+    """Return the exact JSON bytes the feed answers for a page of `endpoint`."""
+    return orjson.dumps(
+        build_payload(endpoint, page=page, per_page=per_page, collection_id=collection_id)
+    )

@@ -1,0 +1,43 @@
+"""Add, list and revoke converted.in feed tokens from a shell."""
+
+import getpass
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from feeds.models import FeedToken
+from feeds.tokens import feed_token_create, feed_token_revoke
+
+
+class Command(BaseCommand):
+    help = "Manage the tokens converted.in sends to the feed (stored as keyed hashes)."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True)
+        add = actions.add_parser("add", help="Register a token converted.in gave the merchant.")
+        add.add_argument("--name", required=True)
+        add.add_argument("--token", help="The token; prompted for (not echoed) when left out.")
+        actions.add_parser("list", help="List tokens by hint, never the token itself.")
+        revoke = actions.add_parser("revoke", help="Revoke a token by its id.")
+        revoke.add_argument("id", type=int)
+
+    def handle(self, *args, action: str, **options):
+        if action == "add":
+            token = options["token"] or getpass.getpass("Token: ")
+            try:
+                row = feed_token_create(name=options["name"], token=token)
+            except ValidationError as exc:
+                raise CommandError(" ".join(exc.messages)) from exc
+            self.stdout.write(self.style.SUCCESS(f"Added token {row.pk} (…{row.hint})."))
+        elif action == "list":
+            for row in FeedToken.objects.order_by("id"):
+                state = "active" if row.is_active else f"revoked {row.revoked_at:%Y-%m-%d %H:%M}"
+                used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+                self.stdout.write(f"{row.pk}\t{row.name}\t…{row.hint}\tlast used {used}\t{state}")
+        else:
+            try:
+                row = FeedToken.objects.get(pk=options["id"])
+            except FeedToken.DoesNotExist as exc:
+                raise CommandError(f"No token with id {options['id']}.") from exc
+            feed_token_revoke(token=row)
+            self.stdout.write(self.style.SUCCESS(f"Revoked token {row.pk} (…{row.hint})."))

@@ -1,0 +1,236 @@
+"""Reads for the feed: one page of each endpoint, in ascending id order, live rows only.
+
+Orders and customers are read in a single SQL statement per page. The page's first row is
+found from `LiveBlock` counts (live rows per block of BLOCK ids, kept by database triggers in
+the same transaction as every write): summing about N / BLOCK small rows gives the block where
+the page starts and how many live rows precede it, so the statement skips fewer than BLOCK
+rows instead of `OFFSET (page - 1) * per_page`. The result is exactly what
+`ORDER BY id LIMIT per_page OFFSET (page - 1) * per_page` over live rows returns, at any depth,
+for the same snapshot; `total` is the sum of the same counts, no COUNT(*) over the table.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import F
+
+from shop.models import Category, Customer, LineItem, Order, Product, Store
+
+from .models import LiveBlock
+
+# Must match the block size in the triggers (feeds/migrations/0002_live_block_triggers.py).
+BLOCK = 1000
+ORDER_ENTITY = "order"
+CUSTOMER_ENTITY = "customer"
+
+ORDER_COLUMNS = [
+    "id",
+    "ordered_at",
+    "total_price",
+    "subtotal_price",
+    "total_tax",
+    "taxes_included",
+    "currency",
+    "country_code",
+    "financial_status",
+    "total_discounts",
+    "phone",
+    "customer_locale",
+    "contact_email",
+    "customer_id",
+]
+CUSTOMER_COLUMNS = [
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "gender",
+    "currency",
+    "registered_at",
+]
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    rows: list
+    time_zone: str | None = None
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _page_sql(*, entity_table: str, columns: list[str]) -> str:
+    """Return the CTEs that locate one page of live rows of a table through LiveBlock."""
+    cols = ", ".join(f"r.{_q(c)}" for c in columns)
+    blocks = _q(LiveBlock._meta.db_table)
+    store = _q(Store._meta.db_table)
+    return f"""
+        WITH counted AS (
+            SELECT block, live, CAST(SUM(live) OVER (ORDER BY block) AS BIGINT) AS upto
+            FROM {blocks} WHERE entity = %(entity)s
+        ),
+        head AS (
+            SELECT CAST(COALESCE(SUM(live), 0) AS BIGINT) AS total,
+                   (SELECT time_zone FROM {store} WHERE id = 1) AS time_zone
+            FROM {blocks} WHERE entity = %(entity)s
+        ),
+        start AS (
+            SELECT block * {BLOCK} AS first_id, %(offset)s - (upto - live) AS skip
+            FROM counted WHERE upto > %(offset)s ORDER BY block LIMIT 1
+        ),
+        page AS (
+            SELECT {cols} FROM {_q(entity_table)} r
+            WHERE r.deleted_at IS NULL AND r.id >= (SELECT first_id FROM start)
+            ORDER BY r.id
+            LIMIT %(limit)s OFFSET COALESCE((SELECT skip FROM start), 0)
+        )"""
+
+
+def _orders_sql() -> str:
+    items = _q(LineItem._meta.db_table)
+    cols = ", ".join(f"page.{_q(c)}" for c in ORDER_COLUMNS)
+    return (
+        _page_sql(entity_table=Order._meta.db_table, columns=ORDER_COLUMNS)
+        + f"""
+        SELECT head.total, head.time_zone, {cols},
+               li.product_id, li.quantity, li.price
+        FROM head
+        LEFT JOIN page ON 1 = 1
+        LEFT JOIN {items} li ON li.order_id = page.id
+        ORDER BY page.id, li.id"""
+    )
+
+
+def _customers_sql() -> str:
+    orders = _q(Order._meta.db_table)
+    cols = ", ".join(f"page.{_q(c)}" for c in CUSTOMER_COLUMNS)
+    successful = (
+        f"FROM {orders} o WHERE o.customer_id = page.id AND o.financial_status = 'successful' "
+        "AND o.deleted_at IS NULL"
+    )
+    return (
+        _page_sql(entity_table=Customer._meta.db_table, columns=CUSTOMER_COLUMNS)
+        + f"""
+        SELECT head.total, head.time_zone, {cols},
+               (SELECT COUNT(*) {successful}) AS orders_count,
+               (SELECT SUM(o.total_price) {successful} AND o.currency = page.currency)
+                   AS total_spent
+        FROM head
+        LEFT JOIN page ON 1 = 1
+        ORDER BY page.id"""
+    )
+
+
+def _run(sql: str, *, entity: str, offset: int, limit: int) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"entity": entity, "offset": offset, "limit": limit})
+        return cursor.fetchall()
+
+
+def orders_page(*, offset: int, limit: int) -> Page:
+    """Return live orders [offset, offset + limit) by id, each with its line items.
+
+    Rows are (id, ordered_at, ..., customer_id, line_items) in ORDER_COLUMNS order, line_items
+    a list of (product_id, quantity, price). One SQL statement.
+    """
+    raw = _run(_orders_sql(), entity=ORDER_ENTITY, offset=offset, limit=limit)
+    total, time_zone = raw[0][0], raw[0][1]
+    rows: list[list[Any]] = []
+    width = len(ORDER_COLUMNS)
+    for record in raw:
+        order = record[2 : 2 + width]
+        if order[0] is None:
+            continue
+        if not rows or rows[-1][0] != order[0]:
+            rows.append([*order, []])
+        if record[2 + width] is not None:
+            rows[-1][-1].append(record[2 + width :])
+    return Page(total=total, rows=rows, time_zone=time_zone)
+
+
+def customers_page(*, offset: int, limit: int) -> Page:
+    """Return live customers [offset, offset + limit) by id with orders_count and total_spent.
+
+    orders_count counts live successful orders; total_spent sums those in the customer's
+    currency (amounts in other currencies cannot be added). One SQL statement.
+    """
+    raw = _run(_customers_sql(), entity=CUSTOMER_ENTITY, offset=offset, limit=limit)
+    total, time_zone = raw[0][0], raw[0][1]
+    rows = [record[2:] for record in raw if record[2] is not None]
+    return Page(total=total, rows=rows, time_zone=time_zone)
+
+
+PRODUCT_VALUES = [
+    "id",
+    "category_id",
+    "title",
+    "handle",
+    "url",
+    "image_url",
+    "content",
+    "vendor",
+    "compare_at_price",
+    "price",
+    "quantity",
+    "published_at",
+    "tags",
+]
+
+
+def category_tree() -> list[dict]:
+    """Return every live category as a dict with `children`, top-level ones first by id."""
+    rows = list(
+        Category.objects.alive()
+        .order_by("id")
+        .values("id", "title", "handle", "content", "parent_id", "available", "published_at")
+    )
+    by_id = {row["id"]: {**row, "children": []} for row in rows}
+    top = []
+    for row in by_id.values():
+        parent = by_id.get(row["parent_id"]) if row["parent_id"] else None
+        if parent is not None:
+            parent["children"].append(row)
+        elif row["parent_id"] is None:
+            top.append(row)
+    return top
+
+
+def _subtree_ids(tree: list[dict], root_id: int) -> list[int]:
+    stack = list(tree)
+    while stack:
+        node = stack.pop()
+        if node["id"] == root_id:
+            ids, frontier = [], [node]
+            while frontier:
+                current = frontier.pop()
+                ids.append(current["id"])
+                frontier.extend(current["children"])
+            return ids
+        stack.extend(node["children"])
+    return []
+
+
+def products_page(*, offset: int, limit: int, collection_id: int | None = None) -> Page:
+    """Return live products by id; with a collection, only those in it or its subcategories.
+
+    A product whose category is soft-deleted is listed without a category.
+    """
+    products = Product.objects.alive()
+    if collection_id is not None:
+        products = products.filter(
+            category_id__in=_subtree_ids(category_tree(), collection_id),
+            category__deleted_at__isnull=True,
+        )
+    total = products.count()
+    rows = list(
+        products.order_by("id").values(
+            *PRODUCT_VALUES,
+            category_title=F("category__title"),
+            category_deleted_at=F("category__deleted_at"),
+        )[offset : offset + limit]
+    )
+    return Page(total=total, rows=rows)

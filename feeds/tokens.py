@@ -1,0 +1,112 @@
+"""Feed tokens: kept as HMAC-SHA256 under settings.FEED_TOKEN_HASH_KEY, checked in constant time."""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import FeedToken
+
+MIN_LENGTH = 12
+MAX_LENGTH = 512
+# last_used_at is a hint for the admin, not an audit trail: write it at most this often.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def hash_token(token: str) -> str:
+    """Return the keyed hash under which a token is stored."""
+    key = settings.FEED_TOKEN_HASH_KEY
+    if not key:
+        raise ImproperlyConfigured("Set FEED_TOKEN_HASH_KEY to store or check feed tokens.")
+    return hmac.new(key.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def feed_token_check(token: str) -> str:
+    """Return the token stripped; raise ValidationError if unfit or already registered."""
+    token = (token or "").strip()
+    if len(token) < MIN_LENGTH:
+        raise ValidationError(
+            {"token": f"A token has at least {MIN_LENGTH} characters."}, code="too_short"
+        )
+    if len(token) > MAX_LENGTH:
+        raise ValidationError(
+            {"token": f"A token has at most {MAX_LENGTH} characters."}, code="too_long"
+        )
+    if any(ch.isspace() for ch in token):
+        raise ValidationError({"token": "A token has no spaces."}, code="space")
+    if FeedToken.objects.filter(digest=hash_token(token)).exists():
+        raise ValidationError({"token": "This token is already registered."}, code="unique")
+    return token
+
+
+@transaction.atomic
+def feed_token_create(*, name: str, token: str) -> FeedToken:
+    """Store a token converted.in gave the merchant, as a keyed hash and a 4-character hint."""
+    token = feed_token_check(token)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the token a name."}, code="required")
+    row = FeedToken(name=name[:100], digest=hash_token(token), hint=token[-4:])
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError as exc:
+        raise ValidationError({"token": "This token is already registered."}) from exc
+    return row
+
+
+def feed_token_revoke(*, token: FeedToken) -> FeedToken:
+    """Revoke a token; its requests are refused from now on. A no-op when already revoked."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    token_id: int
+
+
+class FeedTokenAuthentication:
+    """Authenticate a feed request by the `token` field of its body.
+
+    Every active token is compared in constant time, so neither a wrong token nor a revoked
+    one answers faster than a right one; all failures get the same 401 body.
+    """
+
+    www_authenticate = 'Token realm="convertedin"'
+
+    def authenticate(self, token) -> Authenticated | None:
+        if not isinstance(token, str) or not token or len(token) > MAX_LENGTH:
+            # Still one query, so a missing token costs what a wrong one costs.
+            list(FeedToken.objects.filter(revoked_at__isnull=True).values_list("id"))
+            return None
+        digest = hash_token(token.strip())
+        found = None
+        last_used = None
+        rows = FeedToken.objects.filter(revoked_at__isnull=True).values_list(
+            "id", "digest", "last_used_at"
+        )
+        for token_id, stored, used_at in rows:
+            if hmac.compare_digest(stored, digest) and found is None:
+                found, last_used = token_id, used_at
+        if found is None:
+            return None
+        now = timezone.now()
+        if last_used is None or now - last_used >= TOUCH_EVERY:
+            # Conditional, so several processes crossing the minute write once between them.
+            FeedToken.objects.filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - TOUCH_EVERY),
+                pk=found,
+            ).update(last_used_at=now)
+        return Authenticated(token_id=found)
+
+    def authenticate_header(self) -> str:
+        return self.www_authenticate

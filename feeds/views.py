@@ -1,0 +1,111 @@
+"""The converted.in feed's views: POST only, token in the body, every answer JSON."""
+
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass
+
+import orjson
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+
+from .builders import ENDPOINTS, PAGED, build_payload, render_endpoint
+from .inputs import FeedError, PageRequest, collection_id, page_request, read_body
+from .requestlog import feed_request_log
+from .tokens import FeedTokenAuthentication
+
+__all__ = ["FeedEndpointView", "build_payload", "not_found", "render_endpoint"]
+
+logger = logging.getLogger(__name__)
+
+
+def _json(body: dict, status: int, headers: dict | None = None) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _client_address(request: HttpRequest) -> str | None:
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR") or ""))
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Seen:
+    """What the request log keeps of a request, filled in as the request is read."""
+
+    token_id: int | None = None
+    page: PageRequest | None = None
+    rows: int = 0
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(sensitive_post_parameters("token"), name="dispatch")
+class FeedEndpointView(View):
+    """One converted.in endpoint: authenticate, read the page, answer, log the request."""
+
+    endpoint = ""
+    authentication = FeedTokenAuthentication()
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        started = time.perf_counter()
+        seen = _Seen()
+        try:
+            response = _json(self.answer(request, seen), 200)
+        except FeedError as exc:
+            headers = dict(exc.headers)
+            if exc.status == 401:
+                headers["WWW-Authenticate"] = self.authentication.authenticate_header()
+            response = _json(exc.body(), exc.status, headers)
+        except Exception:
+            # Nothing from the request in the message: its body holds the token.
+            logger.exception("The %s feed failed.", self.endpoint)
+            response = _json({"message": "Server Error."}, 500)
+        feed_request_log(
+            endpoint=self.endpoint,
+            page=seen.page.page if seen.page else None,
+            per_page=seen.page.per_page if seen.page else None,
+            status=response.status_code,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            rows=seen.rows,
+            client_address=_client_address(request),
+            token_id=seen.token_id,
+        )
+        return response
+
+    def answer(self, request: HttpRequest, seen: _Seen) -> dict:
+        """Return the payload; raise FeedError for any refusal."""
+        if request.method != "POST":
+            raise FeedError(405, "The feed accepts POST requests only.", headers={"Allow": "POST"})
+        if "token" in request.GET:
+            raise FeedError(
+                400,
+                "Send the token in the request body, never in the URL.",
+                {"token": ["A token in the URL is refused."]},
+            )
+        data = read_body(request)
+        authenticated = self.authentication.authenticate(data.get("token"))
+        if authenticated is None:
+            raise FeedError(401, "Unauthenticated.")
+        seen.token_id = authenticated.token_id
+        kwargs: dict = {}
+        if self.endpoint in PAGED:
+            seen.page = kwargs["page"] = page_request(data)
+        if self.endpoint == "products":
+            kwargs["collection_id"] = collection_id(data)
+        payload = ENDPOINTS[self.endpoint](**kwargs)
+        seen.rows = len(payload["data"]) if self.endpoint in PAGED else 1
+        return payload
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Answer any other path under /convertedin/ with a JSON 404."""
+    return _json({"message": "Not found."}, 404)

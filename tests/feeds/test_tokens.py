@@ -1,0 +1,99 @@
+"""Feed tokens: keyed hashes, hints, rotation, revocation, last use, the shell command."""
+
+import hashlib
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from feeds.models import FeedToken
+from feeds.tokens import FeedTokenAuthentication, feed_token_create, hash_token
+
+from .conftest import TOKEN
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_token_is_stored_as_a_keyed_hash_with_a_four_character_hint(db):
+    row = feed_token_create(name="converted.in", token=f"  {TOKEN} ")
+    assert row.hint == TOKEN[-4:]
+    assert row.digest == hash_token(TOKEN)
+    assert row.digest != hashlib.sha256(TOKEN.encode()).hexdigest()
+
+
+def test_a_database_dump_reveals_no_usable_token(db):
+    feed_token_create(name="converted.in", token=TOKEN)
+    Client().post("/convertedin/storeinfo", {"token": TOKEN})
+    out = io.StringIO()
+    call_command("dumpdata", "feeds", stdout=out)
+    dump = out.getvalue()
+    assert TOKEN not in dump
+    assert TOKEN[:-4] not in dump
+    assert hashlib.sha256(TOKEN.encode()).hexdigest() not in dump
+    assert json.loads(dump)  # the rows are there, only the token is not
+
+
+def test_the_same_digest_needs_the_same_key(db):
+    with override_settings(FEED_TOKEN_HASH_KEY="another-key"):
+        other = hash_token(TOKEN)
+    assert other != hash_token(TOKEN)
+
+
+@pytest.mark.parametrize("token", ["", "short", "has space in it 12345", "x" * 513])
+def test_unfit_tokens_are_refused(db, token):
+    with pytest.raises(ValidationError):
+        feed_token_create(name="x", token=token)
+
+
+def test_a_token_can_be_registered_once(db):
+    feed_token_create(name="a", token=TOKEN)
+    with pytest.raises(ValidationError, match="already registered"):
+        feed_token_create(name="b", token=TOKEN)
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(feed_token, django_assert_num_queries):
+    auth = FeedTokenAuthentication()
+    assert auth.authenticate(TOKEN).token_id == feed_token.pk
+    first = FeedToken.objects.get().last_used_at
+    assert first is not None
+    with django_assert_num_queries(1):
+        auth.authenticate(TOKEN)
+    assert FeedToken.objects.get().last_used_at == first
+    FeedToken.objects.update(last_used_at=timezone.now() - timedelta(seconds=61))
+    with django_assert_num_queries(2):
+        auth.authenticate(TOKEN)
+    assert FeedToken.objects.get().last_used_at > first
+
+
+def test_a_wrong_token_costs_one_query_like_a_right_one(feed_token, django_assert_num_queries):
+    auth = FeedTokenAuthentication()
+    for token in (None, "", "wrong-token-value-123", 42):
+        with django_assert_num_queries(1):
+            assert auth.authenticate(token) is None
+
+
+def test_feed_token_command_adds_lists_and_revokes(db):
+    out = io.StringIO()
+    call_command("feed_token", "add", "--name", "converted.in", "--token", TOKEN, stdout=out)
+    row = FeedToken.objects.get()
+    assert f"…{TOKEN[-4:]}" in out.getvalue()
+    call_command("feed_token", "list", stdout=out)
+    assert TOKEN not in out.getvalue()
+    assert "active" in out.getvalue()
+    call_command("feed_token", "revoke", str(row.pk), stdout=out)
+    row.refresh_from_db()
+    assert row.revoked_at is not None
+    assert Client().post("/convertedin/storeinfo", {"token": TOKEN}).status_code == 401
+
+
+def test_feed_token_command_reports_bad_input(db):
+    with pytest.raises(CommandError, match="at least"):
+        call_command("feed_token", "add", "--name", "x", "--token", "short")
+    with pytest.raises(CommandError, match="No token"):
+        call_command("feed_token", "revoke", "999")
