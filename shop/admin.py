@@ -1,15 +1,20 @@
-"""The store admin: customers, orders with their line items, products, categories, settings."""
+"""The store admin: customers, orders with their line items, products, categories, settings,
+the data quality report, and CSV/XLSX import and export."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import ngettext
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
 
-from . import services
+from . import exports, quality, services
 from .models import ZERO, Category, Customer, LineItem, Order, Product, Store
+from .resources import CustomerResource, OrderResource, ProductResource
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -40,6 +45,68 @@ class DeletedFilter(admin.SimpleListFilter):
         if self.value() == "all":
             return queryset
         return queryset.alive()
+
+
+class QualityFilter(admin.SimpleListFilter):
+    """Rows failing one check of the data quality report (the report links here)."""
+
+    title = "data issue"
+    parameter_name = "quality"
+
+    def lookups(self, request, model_admin):
+        return [(c.key, c.title) for c in quality.checks_for(model_admin.model)]
+
+    def queryset(self, request, queryset):
+        check = quality.check(queryset.model, self.value()) if self.value() else None
+        if check is None:
+            return queryset
+        return queryset.filter(check.condition)
+
+
+class ImportExportAdmin(ImportExportMixin):
+    """CSV and XLSX import with a dry-run preview; exports stream."""
+
+    formats = [CSV, XLSX]
+    import_help = ""
+
+    def get_import_context_data(self, **kwargs):
+        return {**super().get_import_context_data(**kwargs), "import_help": self.import_help}
+
+    def get_import_data_kwargs(self, **kwargs):
+        data = dict(super().get_import_data_kwargs(**kwargs) or {})
+        # A row that fails when the import is confirmed rolls back every row.
+        data["rollback_on_validation_errors"] = True
+        return data
+
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            failed = len(result.row_errors()) + len(result.invalid_rows)
+            self.message_user(
+                request,
+                ngettext(
+                    "Nothing was imported: %d row failed. Check the file and import it again.",
+                    "Nothing was imported: %d rows failed. Check the file and import it again.",
+                    failed,
+                )
+                % failed,
+                messages.ERROR,
+            )
+            app_label, model_name = self.get_model_info()
+            return HttpResponseRedirect(reverse(f"admin:{app_label}_{model_name}_import"))
+        return super().process_result(result, request)
+
+    def _do_file_export(self, file_format, request, queryset, export_form=None):
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        resource_class = self.choose_export_resource_class(export_form, request)
+        resource = resource_class(**self.get_export_resource_kwargs(request))
+        selected = self.get_export_resource_fields_from_form(export_form)
+        headers = resource.get_export_headers(selected_fields=selected)
+        rows = exports.export_rows(resource, queryset, selected)
+        filename = self.get_export_filename(request, queryset, file_format)
+        if isinstance(file_format, XLSX):
+            return exports.xlsx_response(filename, headers, rows)
+        return exports.csv_response(filename, headers, rows)
 
 
 class ServiceAdmin(admin.ModelAdmin):
@@ -109,12 +176,41 @@ class StoreAdmin(admin.ModelAdmin):
         store = Store.load()
         return HttpResponseRedirect(reverse("admin:shop_store_change", args=[store.pk]))
 
+    def get_urls(self):
+        quality_view = self.admin_site.admin_view(self.quality_view)
+        return [path("quality/", quality_view, name="shop_quality"), *super().get_urls()]
+
+    def quality_view(self, request):
+        """The data quality report: counts of each check with links to the rows."""
+        visible = [
+            m for m in quality.MODELS if request.user.has_perm(f"shop.view_{m._meta.model_name}")
+        ]
+        sections = quality.report(only=visible)
+        for section in sections:
+            url = reverse(f"admin:shop_{section.model._meta.model_name}_changelist")
+            for finding in section.findings:
+                finding.url = f"{url}?quality={finding.check.key}"
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Data quality",
+            "sections": sections,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/shop/quality.html", context)
+
     def save_model(self, request, obj, form, change):
         services.store_update(**{name: form.cleaned_data[name] for name in form.fields})
 
 
 @admin.register(Customer)
-class CustomerAdmin(ServiceAdmin):
+class CustomerAdmin(ImportExportAdmin, ServiceAdmin):
+    resource_classes = [CustomerResource]
+    import_help = (
+        "Customers are matched by <code>email</code>: a known email updates the customer. "
+        "Empty <code>currency</code>, <code>gender</code> or <code>registered_at</code> keep "
+        "the customer's value (for a new customer: the store's currency, unknown, now). "
+        "Dates are <code>YYYY-MM-DD HH:MM:SS</code> in the store's time zone."
+    )
     create_service = services.customer_create
     update_service = services.customer_update
     soft_delete_service = services.customer_soft_delete
@@ -135,7 +231,14 @@ class CustomerAdmin(ServiceAdmin):
     ]
     list_display_links = ["id", "email"]
     search_fields = ["email", "first_name", "last_name", "phone"]
-    list_filter = [DeletedFilter, "gender", "currency", "accepts_marketing", "registered_at"]
+    list_filter = [
+        DeletedFilter,
+        QualityFilter,
+        "gender",
+        "currency",
+        "accepts_marketing",
+        "registered_at",
+    ]
     fields = [
         "email",
         "first_name",
@@ -270,7 +373,15 @@ class OrderForm(forms.ModelForm):
 
 
 @admin.register(Order)
-class OrderAdmin(ServiceAdmin):
+class OrderAdmin(ImportExportAdmin, ServiceAdmin):
+    resource_classes = [OrderResource]
+    import_help = (
+        "One row per order. An empty <code>id</code> creates an order; a known id updates it. "
+        "<code>customer_email</code> names an existing customer. <code>line_items</code> lists "
+        "products by handle: <code>tee-shirt x 2 @ 40.00; mug x 1</code> (no price: the "
+        "product's). Subtotal and total are computed. Empty currency, phone and contact email "
+        "come from the customer, an empty country from the store."
+    )
     soft_delete_service = services.order_soft_delete
     restore_service = services.order_restore
     instance_kwarg = "order"
@@ -289,7 +400,14 @@ class OrderAdmin(ServiceAdmin):
         "is_deleted",
     ]
     list_select_related = ["customer"]
-    list_filter = [DeletedFilter, "financial_status", "currency", "country_code", "ordered_at"]
+    list_filter = [
+        DeletedFilter,
+        QualityFilter,
+        "financial_status",
+        "currency",
+        "country_code",
+        "ordered_at",
+    ]
     search_fields = ["=id", "contact_email", "customer__email", "phone"]
     date_hierarchy = "ordered_at"
     autocomplete_fields = ["customer"]
@@ -351,7 +469,13 @@ class PublishedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Product)
-class ProductAdmin(ServiceAdmin):
+class ProductAdmin(ImportExportAdmin, ServiceAdmin):
+    resource_classes = [ProductResource]
+    import_help = (
+        "Products are matched by <code>handle</code> (made from the title when empty). "
+        "<code>category</code> is a category's handle. An empty <code>published_at</code> "
+        "means not published."
+    )
     create_service = services.product_create
     update_service = services.product_update
     soft_delete_service = services.product_soft_delete
@@ -371,7 +495,7 @@ class ProductAdmin(ServiceAdmin):
     ]
     list_display_links = ["id", "title"]
     list_select_related = ["category"]
-    list_filter = [DeletedFilter, PublishedFilter, "category", "vendor"]
+    list_filter = [DeletedFilter, QualityFilter, PublishedFilter, "category", "vendor"]
     search_fields = ["title", "handle", "sku", "vendor"]
     prepopulated_fields = {"handle": ["title"]}
     autocomplete_fields = ["category"]
@@ -410,7 +534,7 @@ class CategoryAdmin(ServiceAdmin):
     list_display = ["id", "title", "handle", "parent", "available", "published_at", "products"]
     list_display_links = ["id", "title"]
     list_select_related = ["parent"]
-    list_filter = [DeletedFilter, "available"]
+    list_filter = [DeletedFilter, QualityFilter, "available"]
     search_fields = ["title", "handle"]
     prepopulated_fields = {"handle": ["title"]}
     autocomplete_fields = ["parent"]

@@ -1,0 +1,487 @@
+"""CSV and XLSX import and export of customers, products and orders with their line items.
+
+Rows are parsed by django-import-export's widgets, validated with the model's `full_clean()`,
+and saved through `shop.services`, so an imported row obeys the same rules as one typed into
+the admin. Imports run in one transaction: when any row fails, nothing is written.
+
+Natural keys make files portable between stores: customers are matched by email, products
+by handle, and an order's line items name their products by handle:
+`tee-shirt x 2 @ 40.00; mug x 1` (the price is optional: empty means the product's price).
+Orders are matched by id: an empty id creates an order, a known id updates it.
+"""
+
+import re
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.utils import timezone
+from django.utils.text import slugify
+from import_export import fields, resources, widgets
+
+from . import services
+from .models import Category, Customer, LineItem, Order, Product, Store
+
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+INPUT_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+CUSTOMER_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "gender",
+    "currency",
+    "registered_at",
+    "accepts_marketing",
+)
+PRODUCT_FIELDS = (
+    "title",
+    "handle",
+    "sku",
+    "category",
+    "vendor",
+    "price",
+    "compare_at_price",
+    "quantity",
+    "image_url",
+    "url",
+    "published_at",
+    "tags",
+    "content",
+)
+LINE_ITEM = re.compile(r"^(?P<handle>\S+)\s+x\s+(?P<quantity>\d+)(?:\s*@\s*(?P<price>\S+))?$")
+
+
+class StoreDateTimeWidget(widgets.Widget):
+    """Dates as `YYYY-MM-DD HH:MM:SS` in the store's time zone, as the feed gives them."""
+
+    zone: ZoneInfo | None = None  # Set once per import or export by ServiceResource.
+
+    def _zone(self) -> ZoneInfo:
+        return self.zone or ZoneInfo(Store.load().time_zone)
+
+    def clean(self, value, row=None, **kwargs):
+        if value is None or str(value).strip() == "":
+            return None
+        zone = self._zone()
+        if isinstance(value, datetime):
+            return value if timezone.is_aware(value) else value.replace(tzinfo=zone)
+        if isinstance(value, date):
+            return datetime.combine(value, time.min, tzinfo=zone)
+        text = str(value).strip()
+        for fmt in INPUT_FORMATS:
+            try:
+                return datetime.strptime(text, fmt).replace(tzinfo=zone)
+            except ValueError:
+                continue
+        raise ValueError(f"Enter a date as YYYY-MM-DD HH:MM:SS, not {text!r}.")
+
+    def render(self, value, obj=None, **kwargs):
+        if value is None:
+            return ""
+        return value.astimezone(self._zone()).strftime(DATETIME_FORMAT)
+
+
+class MoneyWidget(widgets.DecimalWidget):
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return super().clean(value, row=row, **kwargs)
+        except (InvalidOperation, ValueError) as exc:
+            raise ValueError(f"Enter an amount such as 12.50, not {value!r}.") from exc
+
+
+class WholeNumberWidget(widgets.IntegerWidget):
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return super().clean(value, row=row, **kwargs)
+        except (InvalidOperation, ValueError) as exc:
+            raise ValueError(f"Enter a whole number, not {value!r}.") from exc
+
+
+class TextWidget(widgets.CharWidget):
+    """Text with surrounding spaces removed; an empty cell is an empty string."""
+
+    def clean(self, value, row=None, **kwargs):
+        value = super().clean(value, row=row, **kwargs)
+        return "" if value is None else str(value).strip()
+
+
+class OptionalTextWidget(TextWidget):
+    """An empty cell leaves the value alone: the model's default, or what the row has."""
+
+    def clean(self, value, row=None, **kwargs):
+        return super().clean(value, row=row, **kwargs) or None
+
+
+def optional(attribute: str, widget: widgets.Widget | None = None) -> fields.Field:
+    return fields.Field(
+        attribute=attribute,
+        column_name=attribute,
+        widget=widget or OptionalTextWidget(),
+        saves_null_values=False,
+    )
+
+
+class CustomerByEmailWidget(widgets.ForeignKeyWidget):
+    def __init__(self):
+        super().__init__(Customer, field="email")
+
+    def clean(self, value, row=None, **kwargs):
+        email = (value or "").strip()
+        if not email:
+            return None
+        customer = Customer.objects.alive().filter(email__iexact=email).first()
+        if customer is None:
+            raise ValueError(f"No customer with email {email!r}: import the customers first.")
+        return customer
+
+
+class CategoryByHandleWidget(widgets.ForeignKeyWidget):
+    def __init__(self):
+        super().__init__(Category, field="handle")
+
+    def clean(self, value, row=None, **kwargs):
+        handle = (value or "").strip()
+        if not handle:
+            return None
+        category = Category.objects.alive().filter(handle=handle).first()
+        if category is None:
+            raise ValueError(f"No category with handle {handle!r}.")
+        return category
+
+
+def parse_line_items(text: str) -> list[services.LineItemInput]:
+    """Parse `handle x quantity [@ price]; ...` into service inputs; ValueError names the item."""
+    parts = [p.strip() for p in (text or "").split(";") if p.strip()]
+    if not parts:
+        raise ValueError("An order needs at least one line item, e.g. 'tee-shirt x 2 @ 40.00'.")
+    parsed, problems = [], []
+    for number, part in enumerate(parts, 1):
+        match = LINE_ITEM.match(part)
+        if not match:
+            problems.append(f"item {number} {part!r} is not 'handle x quantity [@ price]'")
+            continue
+        parsed.append((number, match["handle"], int(match["quantity"]), match["price"]))
+    products = {
+        p.handle: p for p in Product.objects.alive().filter(handle__in=[h for _, h, _, _ in parsed])
+    }
+    items = []
+    for number, handle, quantity, price in parsed:
+        product = products.get(handle)
+        if product is None:
+            problems.append(f"item {number}: no product with handle {handle!r}")
+            continue
+        if quantity < 1:
+            problems.append(f"item {number}: the quantity must be at least 1")
+            continue
+        try:
+            amount = None if price is None else Decimal(price)
+        except InvalidOperation:
+            problems.append(f"item {number}: {price!r} is not an amount")
+            continue
+        items.append(services.LineItemInput(product=product, quantity=quantity, price=amount))
+    if problems:
+        raise ValueError("; ".join(problems) + ".")
+    return items
+
+
+def render_line_items(order: Order) -> str:
+    return "; ".join(
+        f"{item.product.handle} x {item.quantity} @ {item.price}" for item in order.line_items.all()
+    )
+
+
+class ServiceResource(resources.ModelResource):
+    """Save rows through shop.services; wrap every import in one transaction."""
+
+    service_fields: tuple[str, ...] = ()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Each resource has its own copies of the fields: read the store's settings once,
+        # not once per row.
+        self.store = Store.load()
+        zone = ZoneInfo(self.store.time_zone)
+        for field in self.fields.values():
+            if isinstance(field.widget, StoreDateTimeWidget):
+                field.widget.zone = zone
+
+    def service_data(self, instance) -> dict:
+        return {name: getattr(instance, name) for name in self.service_fields}
+
+    def create(self, instance):
+        raise NotImplementedError
+
+    def update(self, instance):
+        raise NotImplementedError
+
+    def do_instance_save(self, instance, is_create):
+        if is_create:
+            created = self.create(instance)
+            instance.pk = created.pk
+            instance.__dict__.update(created.__dict__)
+        else:
+            self.update(instance)
+
+    def get_export_queryset_for_stream(self, queryset):
+        """The queryset an export iterates, with what each row needs fetched in bulk."""
+        return queryset
+
+
+class CustomerResource(ServiceResource):
+    id = fields.Field(attribute="id", column_name="id", readonly=True)
+    email = fields.Field(attribute="email", column_name="email", widget=TextWidget())
+    first_name = fields.Field(attribute="first_name", column_name="first_name", widget=TextWidget())
+    last_name = fields.Field(attribute="last_name", column_name="last_name", widget=TextWidget())
+    phone = fields.Field(attribute="phone", column_name="phone", widget=TextWidget())
+    gender = optional("gender")
+    currency = optional("currency")
+    registered_at = optional("registered_at", StoreDateTimeWidget())
+    accepts_marketing = optional("accepts_marketing", widgets.BooleanWidget())
+
+    service_fields = CUSTOMER_FIELDS
+
+    class Meta:
+        model = Customer
+        fields = ("id", *CUSTOMER_FIELDS)
+        import_id_fields = ("email",)
+        use_transactions = True
+        skip_unchanged = False
+        clean_model_instances = True
+
+    def get_instance(self, instance_loader, row):
+        email = (row.get("email") or "").strip()
+        if not email:
+            return None
+        return Customer.objects.filter(email__iexact=email).first()
+
+    def create(self, instance):
+        return services.customer_create(**self.service_data(instance))
+
+    def update(self, instance):
+        return services.customer_update(customer=instance, **self.service_data(instance))
+
+
+class ProductResource(ServiceResource):
+    id = fields.Field(attribute="id", column_name="id", readonly=True)
+    title = fields.Field(attribute="title", column_name="title", widget=TextWidget())
+    handle = fields.Field(attribute="handle", column_name="handle", widget=TextWidget())
+    sku = fields.Field(attribute="sku", column_name="sku", widget=TextWidget())
+    category = fields.Field(
+        attribute="category", column_name="category", widget=CategoryByHandleWidget()
+    )
+    vendor = fields.Field(attribute="vendor", column_name="vendor", widget=TextWidget())
+    price = optional("price", MoneyWidget())
+    compare_at_price = fields.Field(
+        attribute="compare_at_price", column_name="compare_at_price", widget=MoneyWidget()
+    )
+    quantity = optional("quantity", WholeNumberWidget())
+    image_url = fields.Field(attribute="image_url", column_name="image_url", widget=TextWidget())
+    url = fields.Field(attribute="url", column_name="url", widget=TextWidget())
+    published_at = fields.Field(
+        attribute="published_at", column_name="published_at", widget=StoreDateTimeWidget()
+    )
+    tags = fields.Field(attribute="tags", column_name="tags", widget=TextWidget())
+    content = fields.Field(attribute="content", column_name="content", widget=TextWidget())
+
+    service_fields = PRODUCT_FIELDS
+
+    class Meta:
+        model = Product
+        fields = ("id", *PRODUCT_FIELDS)
+        import_id_fields = ("handle",)
+        use_transactions = True
+        skip_unchanged = False
+        clean_model_instances = True
+
+    def before_import_row(self, row, **kwargs):
+        if not (row.get("handle") or "").strip() and (row.get("title") or "").strip():
+            row["handle"] = slugify(str(row["title"]), allow_unicode=True)
+
+    def get_instance(self, instance_loader, row):
+        handle = (row.get("handle") or "").strip()
+        if not handle:
+            return None
+        return Product.objects.filter(handle=handle).first()
+
+    def create(self, instance):
+        return services.product_create(**self.service_data(instance))
+
+    def update(self, instance):
+        return services.product_update(product=instance, **self.service_data(instance))
+
+    def get_export_queryset_for_stream(self, queryset):
+        return queryset.select_related("category")
+
+
+class LineItemsField(fields.Field):
+    """The order's line items in one cell; read and written by OrderResource itself."""
+
+    def save(self, instance, row, is_m2m=False, **kwargs):
+        instance._import_line_items = parse_line_items(row.get(self.column_name) or "")
+
+    def get_value(self, instance):
+        return render_line_items(instance) if instance.pk else ""
+
+
+class OrderResource(ServiceResource):
+    id = fields.Field(attribute="id", column_name="id", widget=WholeNumberWidget())
+    customer = fields.Field(
+        attribute="customer", column_name="customer_email", widget=CustomerByEmailWidget()
+    )
+    ordered_at = fields.Field(
+        attribute="ordered_at", column_name="ordered_at", widget=StoreDateTimeWidget()
+    )
+    financial_status = fields.Field(
+        attribute="financial_status", column_name="financial_status", widget=TextWidget()
+    )
+    currency = fields.Field(attribute="currency", column_name="currency", widget=TextWidget())
+    country_code = fields.Field(
+        attribute="country_code", column_name="country_code", widget=TextWidget()
+    )
+    line_items = LineItemsField(attribute="line_items", column_name="line_items")
+    total_discounts = fields.Field(
+        attribute="total_discounts", column_name="total_discounts", widget=MoneyWidget()
+    )
+    total_tax = fields.Field(attribute="total_tax", column_name="total_tax", widget=MoneyWidget())
+    taxes_included = fields.Field(
+        attribute="taxes_included", column_name="taxes_included", widget=widgets.BooleanWidget()
+    )
+    subtotal_price = fields.Field(
+        attribute="subtotal_price", column_name="subtotal_price", readonly=True
+    )
+    total_price = fields.Field(attribute="total_price", column_name="total_price", readonly=True)
+    phone = fields.Field(attribute="phone", column_name="phone", widget=TextWidget())
+    contact_email = fields.Field(
+        attribute="contact_email", column_name="contact_email", widget=TextWidget()
+    )
+    customer_locale = fields.Field(
+        attribute="customer_locale", column_name="customer_locale", widget=TextWidget()
+    )
+
+    service_fields = (
+        "customer",
+        "ordered_at",
+        "financial_status",
+        "currency",
+        "country_code",
+        "total_tax",
+        "taxes_included",
+        "total_discounts",
+        "phone",
+        "contact_email",
+        "customer_locale",
+    )
+
+    class Meta:
+        model = Order
+        fields = (
+            "id",
+            "customer",
+            "ordered_at",
+            "financial_status",
+            "currency",
+            "country_code",
+            "line_items",
+            "total_discounts",
+            "total_tax",
+            "taxes_included",
+            "subtotal_price",
+            "total_price",
+            "phone",
+            "contact_email",
+            "customer_locale",
+        )
+        import_id_fields = ("id",)
+        use_transactions = True
+        skip_unchanged = False
+        clean_model_instances = True
+
+    def before_import(self, dataset, **kwargs):
+        if "id" not in dataset.headers:
+            dataset.append_col([""] * len(dataset), header="id")
+
+    def get_instance(self, instance_loader, row):
+        raw = row.get("id")
+        if raw in (None, ""):
+            return None
+        try:
+            pk = int(Decimal(str(raw).strip()))
+        except (InvalidOperation, ValueError):
+            raise ValidationError({"id": f"{raw!r} is not an order id."}) from None
+        order = Order.objects.select_related("customer").filter(pk=pk).first()
+        if order is None:
+            raise ValidationError(
+                {"id": f"No order with id {pk}: leave the id empty to create an order."}
+            )
+        return order
+
+    def import_field(self, field, instance, row, is_m2m=False, **kwargs):
+        if field.attribute == "id":
+            return  # The id selects the order (get_instance); it is never written.
+        super().import_field(field, instance, row, is_m2m, **kwargs)
+
+    def import_instance(self, instance, row, **kwargs):
+        errors = {}
+        try:
+            super().import_instance(instance, row, **kwargs)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        customer = instance.customer if instance.customer_id else None
+        # Empty cells take the customer's and the store's values, as in the admin's form.
+        if customer is not None:
+            instance.currency = instance.currency or customer.currency
+            instance.phone = instance.phone or customer.phone
+            instance.contact_email = instance.contact_email or customer.email
+        if not instance.country_code:
+            instance.country_code = self.store.country.code
+        instance.financial_status = instance.financial_status or Order.Status.PENDING
+        if instance.ordered_at is None:
+            instance.ordered_at = timezone.now()
+        for name in ("total_tax", "total_discounts"):
+            if getattr(instance, name) is None:
+                setattr(instance, name, Decimal("0.00"))
+        if instance.taxes_included is None:
+            instance.taxes_included = False
+        if customer is not None and not instance.phone:
+            errors.setdefault("phone", []).append(
+                "The customer has no phone: enter one for this order."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        # Totals are computed by the service from the line items.
+        errors = dict(import_validation_errors or {})
+        try:
+            instance.full_clean(
+                exclude=[*errors, "subtotal_price", "total_price"],
+                validate_unique=validate_unique,
+            )
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+    def create(self, instance):
+        line_items = getattr(instance, "_import_line_items", None)
+        if line_items is None:
+            raise ValidationError({"line_items": "An order needs at least one line item."})
+        return services.order_create(line_items=line_items, **self.service_data(instance))
+
+    def update(self, instance):
+        return services.order_update(
+            order=instance,
+            line_items=getattr(instance, "_import_line_items", None),
+            **self.service_data(instance),
+        )
+
+    def get_export_queryset_for_stream(self, queryset):
+        items = LineItem.objects.select_related("product").only(
+            "id", "order_id", "quantity", "price", "product__id", "product__handle"
+        )
+        return queryset.select_related("customer").prefetch_related(
+            Prefetch("line_items", queryset=items)
+        )
