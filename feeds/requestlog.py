@@ -1,4 +1,9 @@
-"""The feed's request log: one row per request, bounded in age and size, pruned as it grows."""
+"""The feed's request log: one row per request, bounded in age and size.
+
+Pruning runs in the database, by a trigger on every PRUNE_EVERY-th row (by id)
+(feeds/migrations/0003_request_log_triggers.py): whichever process writes that row prunes, and
+no request pays an extra statement for it. `feed_requests_prune` does the same on demand.
+"""
 
 import logging
 from datetime import timedelta
@@ -13,8 +18,6 @@ logger = logging.getLogger(__name__)
 
 KEEP_DAYS = 30
 KEEP_ROWS = 100_000
-# Pruning runs on every PRUNE_EVERY-th row (by id), so whichever process writes that row
-# prunes, and requests in between pay nothing for it.
 PRUNE_EVERY = 500
 
 
@@ -31,7 +34,7 @@ def feed_request_log(
 ) -> FeedRequest | None:
     """Record one feed request; a failure to log never fails the request."""
     try:
-        entry = FeedRequest.objects.create(
+        return FeedRequest.objects.create(
             endpoint=endpoint[:32],
             page=page,
             per_page=per_page,
@@ -45,16 +48,12 @@ def feed_request_log(
     except DatabaseError:
         logger.warning("Could not record a feed request to %s.", endpoint, exc_info=True)
         return None
-    if entry.pk % PRUNE_EVERY == 0:
-        feed_requests_prune(newest_id=entry.pk)
-    return entry
 
 
-def feed_requests_prune(*, newest_id: int | None = None, now=None) -> int:
+def feed_requests_prune(*, now=None) -> int:
     """Delete rows older than KEEP_DAYS and all but the newest KEEP_ROWS; return how many."""
     now = now or timezone.now()
-    if newest_id is None:
-        newest_id = FeedRequest.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    expired = Q(created_at__lt=now - timedelta(days=KEEP_DAYS)) | Q(id__lte=newest_id - KEEP_ROWS)
+    newest = FeedRequest.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    expired = Q(created_at__lt=now - timedelta(days=KEEP_DAYS)) | Q(id__lte=newest - KEEP_ROWS)
     deleted, _ = FeedRequest.objects.filter(expired).delete()
     return deleted

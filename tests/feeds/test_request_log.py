@@ -1,6 +1,7 @@
 """The feed's request log and the token-free page rendering staff tools use."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -9,6 +10,7 @@ from django.utils import timezone
 from feeds import requestlog
 from feeds.builders import build_payload, render_endpoint
 from feeds.models import FeedRequest
+from feeds.tokens import TOUCH_EVERY
 from tests.factories import CustomerFactory, OrderFactory
 
 from .conftest import TOKEN
@@ -69,24 +71,52 @@ def test_each_feed_request_is_logged_without_the_token(feed, feed_token):
     assert TOKEN not in str(list(FeedRequest.objects.values()))
 
 
-def test_the_log_is_pruned_by_age_and_size_as_it_grows(db, monkeypatch):
-    monkeypatch.setattr(requestlog, "PRUNE_EVERY", 5)
-    monkeypatch.setattr(requestlog, "KEEP_ROWS", 3)
-    old = requestlog.feed_request_log(endpoint="orders", status=200, duration_ms=1)
-    FeedRequest.objects.filter(pk=old.pk).update(
-        created_at=timezone.now() - timedelta(days=requestlog.KEEP_DAYS + 1)
+def _entry(**fields) -> FeedRequest:
+    return FeedRequest.objects.create(
+        endpoint="orders", status=200, duration_ms=1, created_at=timezone.now(), **fields
     )
-    for _ in range(12):
-        requestlog.feed_request_log(endpoint="orders", status=200, duration_ms=1)
-    assert FeedRequest.objects.count() <= 3 + 4
+
+
+def test_every_500th_row_prunes_rows_past_the_age_limit(db):
+    old = _entry(id=1)
+    FeedRequest.objects.filter(pk=1).update(
+        created_at=timezone.now() - timedelta(days=requestlog.KEEP_DAYS, minutes=1)
+    )
+    recent = _entry(id=2)
+    _entry(id=requestlog.PRUNE_EVERY - 1)
+    assert FeedRequest.objects.filter(pk=old.pk).exists()
+    _entry(id=requestlog.PRUNE_EVERY)
     assert not FeedRequest.objects.filter(pk=old.pk).exists()
+    assert FeedRequest.objects.filter(pk=recent.pk).exists()
 
 
-def test_pruning_keeps_recent_rows(db):
+def test_every_500th_row_prunes_all_but_the_newest_rows(db):
+    newest = requestlog.KEEP_ROWS + 3 * requestlog.PRUNE_EVERY
+    for entry_id in (1, newest - requestlog.KEEP_ROWS, newest - requestlog.KEEP_ROWS + 1):
+        _entry(id=entry_id)
+    _entry(id=newest)
+    assert sorted(FeedRequest.objects.values_list("id", flat=True)) == [
+        newest - requestlog.KEEP_ROWS + 1,
+        newest,
+    ]
+
+
+def test_the_pruning_trigger_uses_the_logs_limits():
+    migration = Path(__file__).resolve().parents[2] / "feeds/migrations"
+    source = (migration / "0003_request_log_triggers.py").read_text()
+    assert f"NEW.id % {requestlog.PRUNE_EVERY} = 0" in source
+    assert f"NEW.id - {requestlog.KEEP_ROWS}" in source
+    assert f"'-{requestlog.KEEP_DAYS} days'" in source
+    assert f"interval '{requestlog.KEEP_DAYS} days'" in source
+    assert f"interval '{int(TOUCH_EVERY.total_seconds())} seconds'" in source
+
+
+def test_pruning_on_demand_keeps_recent_rows_and_drops_old_ones(db):
     for _ in range(3):
         requestlog.feed_request_log(endpoint="orders", status=200, duration_ms=1)
     assert requestlog.feed_requests_prune() == 0
-    assert FeedRequest.objects.count() == 3
+    later = timezone.now() + timedelta(days=requestlog.KEEP_DAYS + 1)
+    assert requestlog.feed_requests_prune(now=later) == 3
 
 
 def test_render_endpoint_gives_the_bytes_the_feed_answers(feed):

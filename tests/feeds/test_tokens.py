@@ -13,7 +13,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from feeds.models import FeedToken
-from feeds.tokens import FeedTokenAuthentication, feed_token_create, hash_token
+from feeds.tokens import TOUCH_EVERY, FeedTokenAuthentication, feed_token_create, hash_token
 
 from .conftest import TOKEN
 
@@ -57,18 +57,33 @@ def test_a_token_can_be_registered_once(db):
         feed_token_create(name="b", token=TOKEN)
 
 
-def test_last_used_at_is_written_at_most_once_a_minute(feed_token, django_assert_num_queries):
-    auth = FeedTokenAuthentication()
-    assert auth.authenticate(TOKEN).token_id == feed_token.pk
+def test_last_used_at_is_written_at_most_once_a_minute(feed, django_assert_num_queries):
+    assert FeedToken.objects.get().last_used_at is None
+    with django_assert_num_queries(3):  # token, page, log row (which touches the token)
+        feed.post("orders")
     first = FeedToken.objects.get().last_used_at
     assert first is not None
-    with django_assert_num_queries(1):
-        auth.authenticate(TOKEN)
+    feed.post("orders")
     assert FeedToken.objects.get().last_used_at == first
-    FeedToken.objects.update(last_used_at=timezone.now() - timedelta(seconds=61))
-    with django_assert_num_queries(2):
-        auth.authenticate(TOKEN)
-    assert FeedToken.objects.get().last_used_at > first
+    FeedToken.objects.update(last_used_at=timezone.now() - TOUCH_EVERY - timedelta(seconds=1))
+    stale = FeedToken.objects.get().last_used_at
+    with django_assert_num_queries(3):
+        feed.post("orders")
+    assert FeedToken.objects.get().last_used_at > stale
+    FeedToken.objects.update(last_used_at=timezone.now() - TOUCH_EVERY + timedelta(seconds=5))
+    recent = FeedToken.objects.get().last_used_at
+    feed.post("orders")
+    assert FeedToken.objects.get().last_used_at == recent
+
+
+def test_a_failed_request_does_not_touch_any_token(feed):
+    feed.post("orders", token="wrong-token-123456789")
+    assert FeedToken.objects.get().last_used_at is None
+
+
+def test_checking_a_token_is_one_read(feed_token, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert FeedTokenAuthentication().authenticate(TOKEN).token_id == feed_token.pk
 
 
 def test_a_wrong_token_costs_one_query_like_a_right_one(feed_token, django_assert_num_queries):
