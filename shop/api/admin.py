@@ -54,7 +54,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return ", ".join(obj.scopes or [])
 
     def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        data = {name: form.cleaned_data[name] for name in ApiKeyForm.Meta.fields}
         if change:
             api_key_update(api_key=obj, **data)
             return

@@ -180,7 +180,7 @@ class OrderingFilter(DocumentedFilter, django_filters.OrderingFilter):
         super().__init__(*args, fields=fields, **kwargs)
 
     def filter(self, qs, value):
-        ordering = [self.get_ordering_value(param) for param in value or []]
+        ordering = [self.get_ordering_value(param) for param in value or [] if param]
         if not any(term.lstrip("-") == "id" for term in ordering):
             ordering.append("id")
         return qs.order_by(*ordering)

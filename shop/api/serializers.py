@@ -197,6 +197,10 @@ class OrderInputSerializer(StrictInputMixin, serializers.ModelSerializer):
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    # Blank when not set, so not always a URI.
+    image_url = serializers.CharField(read_only=True, help_text="Image URL, or empty.")
+    url = serializers.CharField(read_only=True, help_text="Product page URL, or empty.")
+
     class Meta:
         model = Product
         fields = [

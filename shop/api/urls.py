@@ -37,5 +37,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("auth/", include("rest_framework.urls")),
     # Anything else under /api/ is a 404 in the API's error shape, not an HTML page.
-    re_path(r"^.*$", not_found),
+    re_path(r"^[\s\S]*$", not_found),
 ]

@@ -1,0 +1,55 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import CategoryFactory, CustomerFactory, OrderFactory, ProductFactory
+
+
+def make_orders(n):
+    customer = CustomerFactory()
+    for _ in range(n):
+        OrderFactory(customer=customer, items=3)
+
+
+LISTS = [
+    # url, factory of n records, queries: the key, the count, the page (+ line items)
+    ("/api/v1/customers", lambda n: [OrderFactory(items=1) for _ in range(n)], 3),
+    ("/api/v1/customers?currency=egp&has_orders=true&ordering=-updated_at", None, 3),
+    ("/api/v1/orders", make_orders, 4),
+    ("/api/v1/orders?currency=EGP&min_total=1&ordering=-total_price", None, 4),
+    ("/api/v1/products", ProductFactory.create_batch, 3),
+    ("/api/v1/categories", lambda n: CategoryFactory.create_batch(n, parent=None), 3),
+]
+
+
+@pytest.fixture
+def locmem_cache(settings):
+    # The rate limit's cache in memory, so only the list's own queries are counted.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.mark.parametrize(("url", "factory", "queries"), LISTS)
+def test_a_list_page_costs_the_same_few_queries_for_any_number_of_rows(
+    api, locmem_cache, django_assert_num_queries, url, factory, queries
+):
+    factory = factory or (lambda n: [OrderFactory(items=1) for _ in range(n)])
+    factory(2)
+    api.get(url)  # records the key's first use
+
+    with django_assert_num_queries(queries):
+        assert len(api.get(url).json()["data"]) >= 2
+
+    factory(25)
+    with django_assert_num_queries(queries):
+        assert len(api.get(url).json()["data"]) >= 25
+
+
+def test_query_count_is_constant_with_the_database_cache_too(api):
+    make_orders(2)
+    api.get("/api/v1/orders")
+    with CaptureQueriesContext(connection) as few:
+        api.get("/api/v1/orders")
+    make_orders(30)
+    with CaptureQueriesContext(connection) as many:
+        api.get("/api/v1/orders")
+    assert len(many) == len(few)
