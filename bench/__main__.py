@@ -18,12 +18,14 @@ from .databases import ROOT, SETTINGS, PostgresServer, postgres_bin, sqlite_data
 from .report import render_markdown, render_tables
 
 
-def run_measure(database_url: str, args) -> dict:
+def run_measure(database_url: str, args, *, crawl_only: bool = False) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = handle.name
     command = [sys.executable, "-m", "bench.measure", "--out", out, "--repeat", str(args.repeat)]
     if args.no_crawl:
         command.append("--no-crawl")
+    if crawl_only:
+        command.append("--crawl-only")
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": SETTINGS}
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     result = json.loads(Path(out).read_text())
@@ -43,6 +45,13 @@ def main() -> None:
     )
     parser.add_argument("--no-crawl", action="store_true", help="skip the full crawl")
     parser.add_argument(
+        "--scale-crawl",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also seed N orders and crawl them, to check a crawl's cost grows linearly",
+    )
+    parser.add_argument(
         "--output",
         default=str(ROOT / "docs" / "benchmarks.md"),
         help="where to write the Markdown report ('-' for none)",
@@ -56,6 +65,10 @@ def main() -> None:
         print(f"SQLite: {args.orders:,} orders, {customers:,} customers", flush=True)
         url = sqlite_database(args.orders, customers)
         results.append(run_measure(url, args))
+        if args.scale_crawl and not args.no_crawl:
+            print(f"SQLite: {args.scale_crawl:,} orders, crawl only", flush=True)
+            url = sqlite_database(args.scale_crawl, max(1, args.scale_crawl // 5))
+            results[-1]["scaled"] = run_measure(url, args, crawl_only=True)
     if "postgresql" in wanted:
         bin_dir = postgres_bin()
         if bin_dir is None:
@@ -67,6 +80,10 @@ def main() -> None:
             try:
                 url = server.database(args.orders, customers)
                 results.append(run_measure(url, args))
+                if args.scale_crawl and not args.no_crawl:
+                    print(f"PostgreSQL: {args.scale_crawl:,} orders, crawl only", flush=True)
+                    url = server.database(args.scale_crawl, max(1, args.scale_crawl // 5))
+                    results[-1]["scaled"] = run_measure(url, args, crawl_only=True)
             finally:
                 server.stop()
     print()

@@ -409,9 +409,14 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--no-crawl", action="store_true")
+    parser.add_argument("--crawl-only", action="store_true")
     args = parser.parse_args()
     if not FeedToken.objects.filter(digest=hash_token(TOKEN)).exists():
         feed_token_create(name="benchmark", token=TOKEN)
+    if args.crawl_only:
+        result = {"orders": Order.objects.alive().count(), "crawl": crawl("orders")}
+        Path(args.out).write_text(json.dumps(result, indent=2))
+        return
     result = {
         "vendor": connection.vendor,
         "version": server_version(),

