@@ -1,4 +1,5 @@
-"""Root URLs: the admin, the converted.in feed, the REST API and its schema, the health check."""
+"""Root URLs: the admin and its converted.in connection page, the converted.in feed, the REST
+API and its schema, the health check."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,6 +11,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots),
+    path("admin/convertedin/", include("feeds.connection")),
     path("admin/", admin.site.urls),
     path("convertedin/", include("feeds.urls")),
     path("api/", include("shop.api.urls")),

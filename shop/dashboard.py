@@ -10,7 +10,7 @@ time zone functions run in Python per row.
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import models
 from django.db.models import Count, F, Q, Sum
@@ -95,6 +95,14 @@ class Dashboard:
     @property
     def period_start(self) -> date:
         return self.today - timedelta(days=PERIOD_DAYS - 1)
+
+
+def store_zone(store: Store) -> ZoneInfo:
+    """The store's zone; UTC when the stored name is not one (the admin index must render)."""
+    try:
+        return ZoneInfo(store.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -189,7 +197,7 @@ def top_products(*, start: datetime, end: datetime, currency: str) -> list[TopPr
 def dashboard(*, now: datetime | None = None, store: Store | None = None) -> Dashboard:
     """Compute the dashboard in five queries (one more when the store row is not given)."""
     store = store or Store.load()
-    tz = ZoneInfo(store.time_zone)
+    tz = store_zone(store)
     now = now or timezone.now()
     today = now.astimezone(tz).date()
     days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
@@ -208,7 +216,7 @@ def dashboard(*, now: datetime | None = None, store: Store | None = None) -> Das
     waiting = waiting_orders()
     return Dashboard(
         currency=store.currency,
-        time_zone=store.time_zone,
+        time_zone=str(tz),
         today=today,
         figures=[
             Figure("New customers", customers["current"], customers["previous"]),

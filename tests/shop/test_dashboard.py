@@ -142,6 +142,16 @@ def test_days_follow_a_daylight_saving_change(store):
     assert (days[date(2025, 11, 9)], days[date(2025, 11, 10)]) == (1, 1)
 
 
+def test_a_store_zone_that_is_not_a_zone_falls_back_to_utc(store):
+    Store.objects.filter(pk=1).update(time_zone="Cairo")  # Written past validation.
+    _order(datetime(2025, 11, 20, 23, 30, tzinfo=UTC))
+
+    data = dashboard(now=NOW)
+
+    assert data.time_zone == "UTC"
+    assert {d.date: d.orders for d in data.days}[date(2025, 11, 20)] == 1
+
+
 def test_top_products_rank_by_revenue_of_successful_orders(store):
     cheap, dear, refunded_only = (
         ProductFactory(price=Decimal("5.00"), title="Cheap"),
