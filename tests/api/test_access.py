@@ -195,9 +195,15 @@ def test_a_logged_in_user_who_is_not_staff_is_refused(store):
 
 
 def test_staff_see_the_browsable_api(store, admin_client):
-    CustomerFactory()
-    OrderFactory()
-    for url in ("/api/v1/customers", "/api/v1/orders/1", "/api/v1/products"):
+    order = OrderFactory()
+    for url in (
+        "/api/v1/customers",
+        f"/api/v1/customers/{order.customer_id}",
+        "/api/v1/orders",
+        f"/api/v1/orders/{order.pk}",
+        "/api/v1/products",
+        "/api/v1/categories",
+    ):
         response = admin_client.get(url, HTTP_ACCEPT="text/html")
         assert response.status_code == 200, url
         assert response["Content-Type"].startswith("text/html")

@@ -217,7 +217,9 @@ def test_filters_narrow_the_list(api):
         email="ana@example.com", first_name="Ana", last_name="Lopez", phone="+201000000111"
     )
     bob = CustomerFactory(email="bob@example.com", first_name="Bob", last_name="Anand")
-    cai = CustomerFactory(email="cai@example.com", first_name="Cai", gender="female")
+    cai = CustomerFactory(
+        email="cai@example.com", first_name="Cai", last_name="Wu", gender="female"
+    )
     Customer.objects.filter(pk=cai.pk).update(created_at=old, updated_at=old)
     product = ProductFactory()
     OrderFactory(
