@@ -51,8 +51,9 @@ class FeedRequest(models.Model):
 class LiveBlock(models.Model):
     """How many live (not soft-deleted) rows of a table have ids in one block of ids.
 
-    Database triggers keep these counts in the same transaction as every write, so a page
-    at any depth is found by summing a few hundred small rows instead of counting or
+    Two levels per table: entity "order" counts blocks of 1,000 ids, "order/64k" blocks of
+    64,000. Database triggers keep the counts in the same transaction as every write, so a
+    page at any depth is found by summing a few dozen small rows instead of counting or
     skipping a million (see feeds/selectors.py).
     """
 

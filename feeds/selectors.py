@@ -1,12 +1,13 @@
 """Reads for the feed: one page of each endpoint, in ascending id order, live rows only.
 
 Orders and customers are read in a single SQL statement per page. The page's first row is
-found from `LiveBlock` counts (live rows per block of BLOCK ids, kept by database triggers in
-the same transaction as every write): summing about N / BLOCK small rows gives the block where
-the page starts and how many live rows precede it, so the statement skips fewer than BLOCK
-rows instead of `OFFSET (page - 1) * per_page`. The result is exactly what
+found from `LiveBlock` counts, kept by database triggers in the same transaction as every
+write: live rows per superblock of SUPERBLOCK ids and per block of BLOCK ids. Summing the
+~N / SUPERBLOCK superblock rows gives the superblock where the page starts, summing its (at
+most 64) block rows gives the block, and the statement then skips fewer than BLOCK rows,
+instead of `OFFSET (page - 1) * per_page`. The result is exactly what
 `ORDER BY id LIMIT per_page OFFSET (page - 1) * per_page` over live rows returns, at any depth,
-for the same snapshot; `total` is the sum of the same counts, no COUNT(*) over the table.
+for the same snapshot; `total` is the sum of the superblock counts, no COUNT(*) over the table.
 """
 
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from shop.models import Category, Customer, LineItem, Order, Product, Store
 
 from .models import LiveBlock
 
-# Must match the block size in the triggers (feeds/migrations/0002_live_block_triggers.py).
+# Must match the sizes in the triggers (feeds/migrations/0004_live_superblocks.py).
 BLOCK = 1000
+SUPERBLOCK = 64 * BLOCK
+SUPER_SUFFIX = "/64k"
 ORDER_ENTITY = "order"
 CUSTOMER_ENTITY = "customer"
 
@@ -69,18 +72,30 @@ def _page_sql(*, entity_table: str, columns: list[str]) -> str:
     blocks = _q(LiveBlock._meta.db_table)
     store = _q(Store._meta.db_table)
     return f"""
-        WITH counted AS (
+        WITH supers AS (
             SELECT block, live, CAST(SUM(live) OVER (ORDER BY block) AS BIGINT) AS upto
-            FROM {blocks} WHERE entity = %(entity)s
+            FROM {blocks} WHERE entity = %(super)s
         ),
         head AS (
             SELECT CAST(COALESCE(SUM(live), 0) AS BIGINT) AS total,
                    (SELECT time_zone FROM {store} WHERE id = 1) AS time_zone
-            FROM {blocks} WHERE entity = %(entity)s
+            FROM {blocks} WHERE entity = %(super)s
+        ),
+        super_start AS (
+            SELECT block * {SUPERBLOCK // BLOCK} AS first_block, %(offset)s - (upto - live) AS skip
+            FROM supers WHERE upto > %(offset)s ORDER BY block LIMIT 1
+        ),
+        counted AS (
+            SELECT block, live, CAST(SUM(live) OVER (ORDER BY block) AS BIGINT) AS upto
+            FROM {blocks}
+            WHERE entity = %(entity)s
+              AND block >= (SELECT first_block FROM super_start)
+              AND block < (SELECT first_block FROM super_start) + {SUPERBLOCK // BLOCK}
         ),
         start AS (
-            SELECT block * {BLOCK} AS first_id, %(offset)s - (upto - live) AS skip
-            FROM counted WHERE upto > %(offset)s ORDER BY block LIMIT 1
+            SELECT block * {BLOCK} AS first_id,
+                   (SELECT skip FROM super_start) - (upto - live) AS skip
+            FROM counted WHERE upto > (SELECT skip FROM super_start) ORDER BY block LIMIT 1
         ),
         page AS (
             SELECT {cols} FROM {_q(entity_table)} r
@@ -127,7 +142,10 @@ def _customers_sql() -> str:
 
 def _run(sql: str, *, entity: str, offset: int, limit: int) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"entity": entity, "offset": offset, "limit": limit})
+        cursor.execute(
+            sql,
+            {"entity": entity, "super": entity + SUPER_SUFFIX, "offset": offset, "limit": limit},
+        )
         return cursor.fetchall()
 
 

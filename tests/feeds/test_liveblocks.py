@@ -11,7 +11,7 @@ from django.db import connection
 
 from feeds.liveblocks import live_blocks_mismatches, live_blocks_stored
 from feeds.models import LiveBlock
-from feeds.selectors import BLOCK
+from feeds.selectors import BLOCK, SUPER_SUFFIX, SUPERBLOCK
 from shop import services
 from shop.models import Customer, Order
 from tests.factories import CustomerFactory, OrderFactory
@@ -19,10 +19,12 @@ from tests.factories import CustomerFactory, OrderFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_the_block_size_matches_the_triggers():
+def test_the_block_sizes_match_the_triggers():
     migration = Path(__file__).resolve().parents[2] / "feeds/migrations"
-    source = (migration / "0002_live_block_triggers.py").read_text()
+    source = (migration / "0004_live_superblocks.py").read_text()
     assert re.search(rf"^BLOCK = {BLOCK}$", source, re.M)
+    assert re.search(rf"^SUPERBLOCK = {SUPERBLOCK:_}$", source, re.M)
+    assert f'"{SUPER_SUFFIX}"' in source
 
 
 def test_counts_follow_inserts_soft_deletes_restores_and_deletes(store):
@@ -35,7 +37,7 @@ def test_counts_follow_inserts_soft_deletes_restores_and_deletes(store):
             for f in Order._meta.concrete_fields
             if f.attname != "id"
         },
-        id=base + 5 * BLOCK + 7,
+        id=base + SUPERBLOCK + 5 * BLOCK + 7,
     )
     assert not live_blocks_mismatches()
     services.order_soft_delete(order=orders[1])
@@ -50,6 +52,7 @@ def test_counts_follow_inserts_soft_deletes_restores_and_deletes(store):
     assert not live_blocks_mismatches()
     stored = live_blocks_stored("order")
     assert sum(stored.values()) == Order.objects.alive().count() == 2
+    assert sum(live_blocks_stored("order" + SUPER_SUFFIX).values()) == 2
     assert sum(live_blocks_stored("customer").values()) == Customer.objects.alive().count()
 
 
@@ -68,6 +71,7 @@ def test_the_check_command_reports_and_rebuild_repairs_wrong_counts(store):
     CustomerFactory.create_batch(3)
     call_command("feed_counters", stdout=io.StringIO())
     LiveBlock.objects.filter(entity="customer").update(live=99)
+    LiveBlock.objects.filter(entity="customer" + SUPER_SUFFIX).update(live=98)
     with pytest.raises(CommandError, match="stored 99, counted 3"):
         call_command("feed_counters")
     call_command("feed_counters", "--rebuild", stdout=io.StringIO())

@@ -15,21 +15,26 @@ from hypothesis import strategies as st
 
 from feeds.builders import build_payload
 from feeds.liveblocks import live_blocks_mismatches
-from feeds.selectors import BLOCK
+from feeds.selectors import BLOCK, SUPERBLOCK
 from shop import services
 from shop.models import Customer, LineItem, Order
 from tests.factories import CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
-# Explicit ids far above any sequence value the suite reaches, spread over several blocks.
-EXPLICIT_BASE = 50_000_000
-EXPLICIT_SPAN = 4 * BLOCK
+# Explicit ids far above any sequence value the suite reaches: in the first and last blocks
+# of several superblocks, so pages cross both kinds of boundary.
+EXPLICIT_BASE = 800 * SUPERBLOCK
+explicit_ids = st.builds(
+    lambda superblock, offset: EXPLICIT_BASE + superblock * SUPERBLOCK + offset,
+    st.integers(0, 2),
+    st.one_of(st.integers(0, 2 * BLOCK), st.integers(SUPERBLOCK - 2 * BLOCK, SUPERBLOCK - 1)),
+)
 
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("insert"), st.just(0)),
-        st.tuples(st.just("insert_at"), st.integers(0, EXPLICIT_SPAN)),
+        st.tuples(st.just("insert_at"), explicit_ids),
         st.tuples(st.just("update"), st.integers(0, 10**6)),
         st.tuples(st.just("soft_delete"), st.integers(0, 10**6)),
         st.tuples(st.just("restore"), st.integers(0, 10**6)),
@@ -41,7 +46,7 @@ operations = st.lists(
 )
 
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -136,7 +141,7 @@ def run(world, steps):
         if action == "insert":
             world.insert()
         elif action == "insert_at":
-            wanted = EXPLICIT_BASE + argument
+            wanted = argument
             if not model.objects.filter(pk=wanted).exists():
                 world.insert_at(wanted)
         elif action == "page":

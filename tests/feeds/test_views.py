@@ -5,6 +5,7 @@ import logging
 import pytest
 from django.test import Client, override_settings
 
+from feeds import builders
 from feeds.models import FeedToken
 from feeds.tokens import feed_token_create, feed_token_revoke
 from tests.factories import CustomerFactory
@@ -239,7 +240,7 @@ def test_a_server_error_is_answered_in_json_without_the_token(feed, monkeypatch,
     def broken(**kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setitem(__import__("feeds.builders").builders.ENDPOINTS, "orders", broken)
+    monkeypatch.setitem(builders.ENDPOINTS, "orders", broken)
     response = feed.client.post("/convertedin/orders", {"token": TOKEN})
     assert response.status_code == 500
     assert response.json() == {"message": "Server Error."}
