@@ -120,7 +120,7 @@ class ApiView(APIView):
             raise NotFound(f"No {self.noun} with id {pk}.")
         return found
 
-    def render(self, instance, status_code=status.HTTP_200_OK) -> Response:
+    def respond(self, instance, status_code=status.HTTP_200_OK) -> Response:
         return Response(type(self).output_serializer(instance).data, status=status_code)
 
 
@@ -129,6 +129,9 @@ class ListApi(ApiView, GenericAPIView):
     pagination_class = PageNumberPagination
     list_selector = None
     create_service = None
+
+    def get_view_name(self) -> str:
+        return str(self.staff_model._meta.verbose_name_plural).capitalize()
 
     def get_queryset(self):
         return type(self).list_selector()
@@ -144,13 +147,16 @@ class ListApi(ApiView, GenericAPIView):
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = type(self).create_service(**serializer.validated_data)
-        return self.render(self.find(created.pk, include_deleted=True), status.HTTP_201_CREATED)
+        return self.respond(self.find(created.pk, include_deleted=True), status.HTTP_201_CREATED)
 
 
 class DetailApi(ApiView, GenericAPIView):
     instance_kwarg = ""
     update_service = None
     soft_delete_service = None
+
+    def get_view_name(self) -> str:
+        return self.noun.capitalize()
 
     def get_serializer_class(self):
         return self.input_serializer
@@ -160,7 +166,7 @@ class DetailApi(ApiView, GenericAPIView):
         return self.find(self.kwargs["pk"], include_deleted=bool(include_deleted))
 
     def get(self, request, pk):
-        return self.render(self.get_object())
+        return self.respond(self.get_object())
 
     def put(self, request, pk):
         return self.update(partial=False)
@@ -173,7 +179,7 @@ class DetailApi(ApiView, GenericAPIView):
         serializer = self.input_serializer(instance, data=self.request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         type(self).update_service(**{self.instance_kwarg: instance}, **serializer.validated_data)
-        return self.render(self.find(instance.pk, include_deleted=True))
+        return self.respond(self.find(instance.pk, include_deleted=True))
 
     def delete(self, request, pk):
         type(self).soft_delete_service(**{self.instance_kwarg: self.get_object()})
@@ -186,10 +192,13 @@ class RestoreApi(ApiView):
     # Restoring undoes a delete, so staff need the delete permission.
     staff_actions = {"POST": "delete"}
 
+    def get_view_name(self) -> str:
+        return f"Restore {self.noun}"
+
     def post(self, request, pk):
         instance = self.find(pk, include_deleted=True)
         type(self).restore_service(**{self.instance_kwarg: instance})
-        return self.render(self.find(pk, include_deleted=True))
+        return self.respond(self.find(pk, include_deleted=True))
 
 
 def document(resource: str, noun: str, output, input_, *, scope: str = "", parameters=()):
@@ -198,7 +207,10 @@ def document(resource: str, noun: str, output, input_, *, scope: str = "", param
     read = f"Needs the `{scope}.read` scope (staff: the view permission)."
     write = f"Needs the `{scope}.write` scope (staff: the matching model permission)."
     tags = [resource]
-    detail_parameters = [INCLUDE_DELETED]
+    record_id = OpenApiParameter(
+        "id", OpenApiTypes.INT, OpenApiParameter.PATH, description=f"The {noun}'s id."
+    )
+    detail_parameters = [record_id, INCLUDE_DELETED]
     return (
         extend_schema_view(
             get=extend_schema(
@@ -258,6 +270,7 @@ def document(resource: str, noun: str, output, input_, *, scope: str = "", param
                 operation_id=f"{resource}_restore",
                 summary=f"Restore a soft-deleted {noun}",
                 description=write,
+                parameters=[record_id],
                 request=None,
                 responses={200: output, **errors(*READ_ERRORS, detail=True)},
                 tags=tags,
@@ -304,7 +317,7 @@ class CustomerDetailApi(CustomerMixin, DetailApi):
         currency = query_value(
             request, "currency", CodeField(codes=currency_enum, example="EGP", required=False)
         )
-        return self.render(
+        return self.respond(
             self.find(pk, include_deleted=bool(include_deleted), currency=currency or None)
         )
 

@@ -87,3 +87,10 @@ def test_request_bodies_refuse_unknown_fields(schema):
         assert components[name]["additionalProperties"] is False
     assert "id" not in components["CustomerInputRequest"]["properties"]
     assert "total_price" not in components["OrderInputRequest"]["properties"]
+
+
+def test_every_parameter_is_described(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                assert parameter.get("description"), (path, method, parameter["name"])
