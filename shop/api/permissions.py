@@ -26,6 +26,6 @@ class HasScopeOrStaffPermission(BasePermission):
             return False
         action = "view" if request.method in SAFE_METHODS else STAFF_ACTIONS[request.method]
         action = getattr(view, "staff_actions", {}).get(request.method, action)
-        model = view.staff_model._meta
+        model = view.model._meta
         self.message = f"You lack the permission to {action} {model.verbose_name_plural}."
         return user.has_perm(f"{model.app_label}.{action}_{model.model_name}")

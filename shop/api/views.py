@@ -5,6 +5,7 @@ DELETE = soft delete) and a restore view (POST).
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -106,7 +107,7 @@ class ApiView(APIView):
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
 
     scope_resource = ""
-    staff_model = None
+    model = None
     noun = "record"
     output_serializer = None
     detail_selector = None
@@ -120,6 +121,11 @@ class ApiView(APIView):
             raise NotFound(f"No {self.noun} with id {pk}.")
         return found
 
+    def lock(self, pk: int) -> None:
+        """Hold the record's row until the transaction ends: concurrent writes to one record
+        queue, and each validates against the state the one before it left."""
+        list(type(self).model.objects.select_for_update().filter(pk=pk).values_list("pk"))
+
     def respond(self, instance, status_code=status.HTTP_200_OK) -> Response:
         return Response(type(self).output_serializer(instance).data, status=status_code)
 
@@ -131,7 +137,7 @@ class ListApi(ApiView, GenericAPIView):
     create_service = None
 
     def get_view_name(self) -> str:
-        return str(self.staff_model._meta.verbose_name_plural).capitalize()
+        return str(self.model._meta.verbose_name_plural).capitalize()
 
     def get_queryset(self):
         return type(self).list_selector()
@@ -175,14 +181,20 @@ class DetailApi(ApiView, GenericAPIView):
         return self.update(partial=True)
 
     def update(self, *, partial: bool) -> Response:
-        instance = self.get_object()
-        serializer = self.input_serializer(instance, data=self.request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        type(self).update_service(**{self.instance_kwarg: instance}, **serializer.validated_data)
+        with transaction.atomic():
+            self.lock(self.kwargs["pk"])
+            instance = self.get_object()
+            serializer = self.input_serializer(instance, data=self.request.data, partial=partial)
+            serializer.is_valid(raise_exception=True)
+            type(self).update_service(
+                **{self.instance_kwarg: instance}, **serializer.validated_data
+            )
         return self.respond(self.find(instance.pk, include_deleted=True))
 
     def delete(self, request, pk):
-        type(self).soft_delete_service(**{self.instance_kwarg: self.get_object()})
+        with transaction.atomic():
+            self.lock(pk)
+            type(self).soft_delete_service(**{self.instance_kwarg: self.get_object()})
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -196,8 +208,10 @@ class RestoreApi(ApiView):
         return f"Restore {self.noun}"
 
     def post(self, request, pk):
-        instance = self.find(pk, include_deleted=True)
-        type(self).restore_service(**{self.instance_kwarg: instance})
+        with transaction.atomic():
+            self.lock(pk)
+            instance = self.find(pk, include_deleted=True)
+            type(self).restore_service(**{self.instance_kwarg: instance})
         return self.respond(self.find(pk, include_deleted=True))
 
 
@@ -292,7 +306,7 @@ _list, _detail, _restore = document(
 
 class CustomerMixin:
     scope_resource = "customers"
-    staff_model = Customer
+    model = Customer
     noun = "customer"
     output_serializer = CustomerSerializer
     input_serializer = CustomerInputSerializer
@@ -334,7 +348,7 @@ _list, _detail, _restore = document("orders", "order", OrderSerializer, OrderInp
 
 class OrderMixin:
     scope_resource = "orders"
-    staff_model = Order
+    model = Order
     noun = "order"
     output_serializer = OrderSerializer
     input_serializer = OrderInputSerializer
@@ -369,7 +383,7 @@ _list, _detail, _restore = document(
 
 class ProductMixin:
     scope_resource = "products"
-    staff_model = Product
+    model = Product
     noun = "product"
     output_serializer = ProductSerializer
     input_serializer = ProductInputSerializer
@@ -404,7 +418,7 @@ _list, _detail, _restore = document(
 
 class CategoryMixin:
     scope_resource = "products"
-    staff_model = Category
+    model = Category
     noun = "category"
     output_serializer = CategorySerializer
     input_serializer = CategoryInputSerializer
