@@ -453,11 +453,15 @@ class OrderResource(ServiceResource):
             raise ValidationError(errors)
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
-        # Totals are computed by the service from the line items.
+        # Totals are computed by the service from the line items; without a customer, the
+        # fields that default to the customer's would only repeat the customer's error.
         errors = dict(import_validation_errors or {})
+        exclude = [*errors, "subtotal_price", "total_price"]
+        if "customer" in errors:
+            exclude += ["currency", "phone", "contact_email"]
         try:
             instance.full_clean(
-                exclude=[*errors, "subtotal_price", "total_price"],
+                exclude=exclude,
                 validate_unique=validate_unique,
             )
         except ValidationError as exc:

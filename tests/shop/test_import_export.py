@@ -175,6 +175,7 @@ nour@example.com,tee times two
     errors = _errors(result)
     assert set(errors) == {2, 3, 4, 5}
     assert "No customer with email" in errors[2]["customer"][0]
+    assert set(errors[2]) == {"customer"}  # Not also the fields taken from the customer.
     assert "no product with handle 'ghost'" in errors[3]["line_items"][0]
     assert "at least one line item" in errors[4]["line_items"][0]
     assert "is not 'handle x quantity" in errors[5]["line_items"][0]
