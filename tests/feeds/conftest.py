@@ -50,6 +50,7 @@ def check_body(endpoint: str, response) -> dict:
         assert number != number.to_integral_value(), f"{number} should be an integer"
     body = json.loads(raw)
     name = endpoint if response.status_code == 200 else "error"
+    assert name in VALIDATORS, f"a 200 from an unknown endpoint {endpoint!r}"
     VALIDATORS[name].validate(body)
     return body
 
@@ -95,3 +96,18 @@ def feed_token(store):
 @pytest.fixture
 def feed(feed_token):
     return FeedClient()
+
+
+@pytest.fixture(autouse=True)
+def _every_feed_response_is_validated(monkeypatch):
+    """Validate every response any test client gets from /convertedin/ against its schema."""
+    original = Client.request
+
+    def request(self, **environ):
+        response = original(self, **environ)
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/convertedin/") and environ.get("REQUEST_METHOD") != "HEAD":
+            check_body(path.removeprefix("/convertedin/").strip("/") or "error", response)
+        return response
+
+    monkeypatch.setattr(Client, "request", request)
