@@ -6,6 +6,8 @@ from datetime import timedelta
 import orjson
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -205,3 +207,19 @@ def test_preview_needs_the_permission_to_view_those_records(client, store):
 def test_dashboard_links_to_the_connection_page(admin_client, store):
     html = admin_client.get(reverse("admin:index")).content.decode()
     assert f'href="{reverse(PAGE)}"' in html
+
+
+def test_page_queries_do_not_grow_with_the_log(admin_client, store, django_assert_num_queries):
+    feed_token_create(name="cv", token=SECRET)
+    for endpoint in ("storeinfo", "categories", "products", "customers", "orders"):
+        _log(endpoint, page=None if endpoint == "storeinfo" else 1, per_page=100, rows=1)
+    admin_client.get(reverse(PAGE))
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(reverse(PAGE))
+    for number in range(2, 80):
+        _log("orders", page=number, per_page=100, rows=100)
+    _log("orders", page=80, per_page=100, rows=7)
+
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = admin_client.get(reverse(PAGE))
+    assert response.context["crawls"]["orders"]["complete"].pages == 80
