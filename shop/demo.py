@@ -103,6 +103,16 @@ def _reset_sequences(models) -> None:
             )
 
 
+def _analyze(models) -> None:
+    """Refresh the planner's statistics after a bulk load, so it picks the right indexes."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for model in models:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+        elif connection.vendor == "sqlite":
+            cursor.execute("ANALYZE")
+
+
 def seed(
     *,
     customers: int,
@@ -381,6 +391,8 @@ def seed(
             pending_items.clear()
 
         _reset_sequences([Category, Product, Customer, Order, LineItem])
+
+    _analyze([Category, Product, Customer, Order, LineItem])
 
     return SeedResult(
         customers=customers,
