@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -69,6 +69,23 @@ STORE_FIELDS = frozenset(
 )
 
 
+# A unique constraint that a concurrent write can win past validation, and the field it names.
+# (SQLite and PostgreSQL name them differently in their messages.)
+CONSTRAINT_FIELDS = [
+    (("customer_email_ci_unique",), "email", "A customer with this email already exists."),
+    (
+        ("shop_product.handle", "shop_product_handle"),
+        "handle",
+        "A product with this handle already exists.",
+    ),
+    (
+        ("shop_category.handle", "shop_category_handle"),
+        "handle",
+        "A category with this handle already exists.",
+    ),
+]
+
+
 def _assign(instance: models.Model, data: Mapping[str, Any], allowed: frozenset[str]) -> None:
     unknown = set(data) - allowed
     if unknown:
@@ -80,12 +97,33 @@ def _assign(instance: models.Model, data: Mapping[str, Any], allowed: frozenset[
 def _save(instance: models.Model) -> None:
     """Validate and save; turn a constraint violation that raced past validation into a
     ValidationError."""
-    instance.full_clean()
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        raise _name_the_field(exc) from None
     try:
         with transaction.atomic():
             instance.save()
     except IntegrityError as exc:
+        for names, field, message in CONSTRAINT_FIELDS:
+            if any(name in str(exc) for name in names):
+                raise ValidationError({field: message}, code="unique") from exc
         raise ValidationError(f"The record breaks a database rule: {exc}") from exc
+
+
+def _name_the_field(exc: ValidationError) -> ValidationError:
+    """Move a unique constraint's message from the form-wide errors to its field."""
+    if not hasattr(exc, "error_dict"):
+        return exc
+    errors = {field: list(messages) for field, messages in exc.error_dict.items()}
+    for error in list(errors.get(NON_FIELD_ERRORS, [])):
+        for _, field, message in CONSTRAINT_FIELDS:
+            if message in error.messages:
+                errors[NON_FIELD_ERRORS].remove(error)
+                errors.setdefault(field, []).append(error)
+    if not errors.get(NON_FIELD_ERRORS):
+        errors.pop(NON_FIELD_ERRORS, None)
+    return ValidationError(errors)
 
 
 def _check_email_free(*, email: str, customer_id: int | None) -> None:
@@ -210,6 +248,18 @@ def _coerce_line_items(line_items: Iterable[LineItemInput | Mapping]) -> list[Li
     return items
 
 
+def _check_live(*, customer: Customer | None, items: list[LineItemInput] | None) -> None:
+    """New orders and new line items may not point at deleted customers or products."""
+    errors: dict[str, str] = {}
+    if customer is not None and customer.deleted_at is not None:
+        errors["customer"] = "This customer is deleted: restore them first."
+    for index, item in enumerate(items or []):
+        if item.product.deleted_at is not None:
+            errors[f"line_items[{index}]"] = "This product is deleted: restore it first."
+    if errors:
+        raise ValidationError(errors)
+
+
 def _write_line_items(order: Order, items: list[LineItemInput]) -> None:
     errors: dict[str, list] = {}
     rows = []
@@ -271,6 +321,7 @@ def order_create(
     store's; subtotal and total are computed unless given.
     """
     items = _coerce_line_items(line_items)
+    _check_live(customer=customer, items=items)
     order = Order(
         customer=customer,
         financial_status=financial_status,
@@ -305,7 +356,9 @@ def order_update(
     _assign(order, data, ORDER_FIELDS)
     if line_items is not None:
         items = _coerce_line_items(line_items)
+        _check_live(customer=data.get("customer"), items=items)
     else:
+        _check_live(customer=data.get("customer"), items=None)
         items = [
             LineItemInput(product=li.product, quantity=li.quantity, price=li.price)
             for li in order.line_items.select_related("product")

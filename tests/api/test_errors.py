@@ -73,11 +73,24 @@ def test_an_unacceptable_format_is_a_json_406(api):
     assert response.json()["code"] == "not_acceptable"
 
 
-def test_a_write_that_loses_a_race_is_a_409(api, monkeypatch):
+def test_a_handle_taken_by_a_concurrent_write_is_a_400_on_handle(api, monkeypatch):
     ProductFactory(handle="lamp")
     # As if a concurrent request created the same handle after validation passed.
     monkeypatch.setattr(UniqueValidator, "__call__", lambda self, *args, **kwargs: None)
     monkeypatch.setattr(Product, "full_clean", lambda self, *args, **kwargs: None)
+    response = api.post("/api/v1/products", {"title": "Lamp", "handle": "lamp"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["handle"]
+    assert Product.objects.count() == 1
+
+
+def test_a_write_refused_by_the_database_for_another_reason_is_a_409(api, monkeypatch):
+    from django.db import IntegrityError
+
+    def refuse(self, *args, **kwargs):
+        raise IntegrityError("could not serialize access due to concurrent update")
+
+    monkeypatch.setattr(Product, "save", refuse)
     response = api.post("/api/v1/products", {"title": "Lamp", "handle": "lamp"}, format="json")
     assert response.status_code == 409
     assert response.json() == {
@@ -86,7 +99,7 @@ def test_a_write_that_loses_a_race_is_a_409(api, monkeypatch):
         "message": "The request conflicts with the current state of the data.",
         "errors": {},
     }
-    assert Product.objects.count() == 1
+    assert Product.objects.count() == 0
 
 
 def test_a_duplicate_email_that_races_past_validation_is_still_a_400_on_email(api, monkeypatch):

@@ -160,3 +160,47 @@ def test_soft_delete_and_restore_round_trip(store):
     assert Order.objects.get(pk=order.pk).deleted_at == first_deleted_at
     services.order_restore(order=order)
     assert Order.objects.alive().filter(pk=order.pk).count() == 1
+
+
+def test_a_duplicate_email_that_races_past_validation_names_the_email_field(store, monkeypatch):
+    CustomerFactory(email="race@example.com")
+    monkeypatch.setattr(services, "_check_email_free", lambda **kwargs: None)
+    with pytest.raises(ValidationError) as exc:
+        services.customer_create(email="RACE@example.com", first_name="R", last_name="C")
+    assert exc.value.message_dict["email"] == ["A customer with this email already exists."]
+
+
+def test_a_duplicate_product_handle_names_the_handle_field(store):
+    ProductFactory(handle="lamp")
+    with pytest.raises(ValidationError) as exc:
+        services.product_create(title="Lamp", handle="lamp", price=Decimal("1"))
+    assert "handle" in exc.value.message_dict
+
+
+def test_no_new_order_for_a_deleted_customer(store):
+    customer = CustomerFactory()
+    services.customer_soft_delete(customer=customer)
+    with pytest.raises(ValidationError) as exc:
+        services.order_create(
+            customer=customer, line_items=[{"product": ProductFactory(), "quantity": 1}]
+        )
+    assert "customer" in exc.value.message_dict
+    assert Order.objects.count() == 0
+
+
+def test_no_new_line_item_for_a_deleted_product(store):
+    product = ProductFactory()
+    services.product_soft_delete(product=product)
+    with pytest.raises(ValidationError) as exc:
+        services.order_create(
+            customer=CustomerFactory(), line_items=[{"product": product, "quantity": 1}]
+        )
+    assert "line_items[0]" in exc.value.message_dict
+
+
+def test_an_order_keeps_its_line_items_when_their_product_is_deleted_later(store):
+    order = OrderFactory(items=1)
+    services.product_soft_delete(product=order.line_items.get().product)
+    services.order_update(order=order, financial_status="refunded")
+    order.refresh_from_db()
+    assert order.financial_status == "refunded"
