@@ -16,6 +16,10 @@ from . import exports, quality, services
 from .models import ZERO, Category, Customer, LineItem, Order, Product, Store
 from .resources import CustomerResource, OrderResource, ProductResource
 
+admin.site.site_header = "Store admin"
+admin.site.site_title = "Store admin"
+admin.site.index_title = "Dashboard"
+
 
 class DeletedFilter(admin.SimpleListFilter):
     """Hide soft-deleted rows unless the admin asks for them."""
