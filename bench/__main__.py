@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .databases import ROOT, SETTINGS, PostgresServer, postgres_bin, sqlite_database
+from .databases import ROOT, SETTINGS, WORK, PostgresServer, postgres_bin, sqlite_database
 from .report import render_markdown, render_tables
 
 
@@ -86,6 +86,8 @@ def main() -> None:
                     results[-1]["scaled"] = run_measure(url, args, crawl_only=True)
             finally:
                 server.stop()
+    WORK.mkdir(exist_ok=True)
+    (WORK / f"results-{args.orders}.json").write_text(json.dumps(results, indent=2))
     print()
     print(render_tables(results))
     command = "python -m bench " + " ".join(sys.argv[1:])
