@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import orjson
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 
@@ -54,7 +54,7 @@ def read_body(request: HttpRequest) -> dict:
             return {}
     except RequestDataTooBig as exc:
         raise FeedError(413, "The request body is too large.") from exc
-    except (TooManyFieldsSent, MultiPartParserError, UnicodeDecodeError) as exc:
+    except (SuspiciousOperation, MultiPartParserError, UnicodeDecodeError) as exc:
         raise FeedError(400, "The request body could not be read.") from exc
     raise FeedError(
         415, "Send the body as multipart/form-data, application/x-www-form-urlencoded or JSON."

@@ -213,6 +213,32 @@ def test_a_non_utf8_form_body_is_answered_in_json(feed):
     check_body("orders", response)
 
 
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("multipart/form-data", 400),  # no boundary
+        ("multipart/form-data; boundary=", 400),
+        ("multipart/form-data; boundary=xyz", 401),  # readable, holds no token
+    ],
+)
+def test_a_broken_multipart_body_gets_a_json_4xx(feed, content_type, status):
+    response = feed.client.post(
+        "/convertedin/orders", b"--xyz\r\nnot a part", content_type=content_type
+    )
+    assert response.status_code == status
+    check_body("orders", response)
+
+
+@override_settings(DATA_UPLOAD_MAX_NUMBER_FIELDS=5)
+def test_too_many_fields_get_400(feed):
+    body = "&".join(f"f{i}=1" for i in range(20)) + f"&token={TOKEN}"
+    response = feed.client.post(
+        "/convertedin/orders", body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    check_body("orders", response)
+
+
 def test_an_unknown_content_type_gets_415(feed):
     response = feed.client.post("/convertedin/orders", b"token=x", content_type="text/plain")
     assert response.status_code == 415
