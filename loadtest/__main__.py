@@ -145,7 +145,8 @@ def crawl(client: Client, endpoint: str, per_page: int, allow_outage: bool = Fal
             f"/convertedin/{endpoint}",
             form={"token": FEED_TOKEN, "page": page, "per_page": per_page},
         )
-        if status is None or status == 503:
+        if status is None or status >= 500:
+            # Counted by Stats; a crawler retries the page, as converted.in's would.
             time.sleep(0.5)
             continue
         if status != 200:
@@ -663,6 +664,9 @@ def main(argv=None):
     finally:
         server.stop()
 
+    from django.db import connections
+
+    connections.close_all()  # the database was restarted under this process's connection
     problems = integrity_problems()
     report += ["## Nothing half-written", ""]
     report += [f"- {name}: {n}" for name, n in problems.items()]
