@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils.text import slugify
 from faker import Faker
 
+from . import signals
 from .models import Category, Customer, LineItem, Order, Product, Store
 from .services import category_create, order_totals
 
@@ -136,7 +137,9 @@ def seed(
     handles = [fake_en.user_name() for _ in range(500)]
     domains = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "example.com"]
 
+    written = [Category, Product, Customer, Order, LineItem]
     with transaction.atomic():
+        signals.bulk_load_started.send(sender=seed, models=written)
         store = Store.load()
         if store.name == "My Store":
             Store.objects.filter(pk=1).update(
@@ -390,9 +393,10 @@ def seed(
             items_written += len(pending_items)
             pending_items.clear()
 
-        _reset_sequences([Category, Product, Customer, Order, LineItem])
+        _reset_sequences(written)
+        signals.bulk_load_finished.send(sender=seed, models=written)
 
-    _analyze([Category, Product, Customer, Order, LineItem])
+    _analyze(written)
 
     return SeedResult(
         customers=customers,
