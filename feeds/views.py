@@ -6,11 +6,15 @@ import time
 from dataclasses import dataclass
 
 import orjson
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
+
+from config import ratelimit
 
 from .builders import ENDPOINTS, PAGED, build_payload, render_endpoint
 from .inputs import FeedError, PageRequest, collection_id, page_request, read_body
@@ -35,6 +39,27 @@ def _client_address(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR") or ""))
     except ValueError:
         return None
+
+
+def _count_failure(request: HttpRequest) -> None:
+    """Count a wrong token against the client's address in the shared cache; past the limit,
+    answer 429 instead of 401 until the window ends.
+
+    Only failures are counted, so the right token costs no extra query and a crawler behind
+    the same address as a prober keeps working. The address is REMOTE_ADDR unless
+    TRUSTED_PROXY_COUNT says a proxy of ours sets X-Forwarded-For, so a spoofed header does not
+    reset the count.
+    """
+    limit = getattr(settings, "FEED_TOKEN_FAILURES_PER_MINUTE", 10)
+    verdict = ratelimit.hit(
+        f"feed-token-fail:{ratelimit.client_ip(request)}", limit=limit, window=60
+    )
+    if not verdict.allowed:
+        raise FeedError(
+            429,
+            "Too many requests with a wrong token. Try again later.",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
 
 
 @dataclass
@@ -64,6 +89,15 @@ class FeedEndpointView(View):
             if exc.status == 401:
                 headers["WWW-Authenticate"] = self.authentication.authenticate_header()
             response = _json(exc.body(), exc.status, headers)
+        except (OperationalError, InterfaceError):
+            # The database is down or restarting: tell the crawler to come back, not that
+            # the store is broken. The connection is re-opened by a later request.
+            logger.warning("The %s feed could not reach the database.", self.endpoint)
+            response = _json(
+                {"message": "The store's database is unavailable. Try again shortly."},
+                503,
+                {"Retry-After": "5"},
+            )
         except Exception:
             # Nothing from the request in the message: its body holds the token.
             logger.exception("The %s feed failed.", self.endpoint)
@@ -93,6 +127,7 @@ class FeedEndpointView(View):
         data = read_body(request)
         authenticated = self.authentication.authenticate(data.get("token"))
         if authenticated is None:
+            _count_failure(request)
             raise FeedError(401, "Unauthenticated.")
         seen.token_id = authenticated.token_id
         kwargs: dict = {}
