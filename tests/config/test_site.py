@@ -134,3 +134,37 @@ def test_a_database_outage_in_a_view_is_a_json_503_not_a_500(rf):
     assert json.loads(response.content)["message"].startswith("The store's database")
     assert response["Retry-After"] == "5"
     assert middleware.process_exception(request, ValueError("other")) is None
+
+
+def test_no_token_api_key_or_password_ever_reaches_the_logs(client, db, caplog):
+    """Drive the feed, the API and the admin login with secrets, then grep every log line."""
+    from django.contrib.auth import get_user_model
+
+    from config.middleware import JsonLinesFormatter
+    from feeds.tokens import feed_token_create
+    from shop.api.services import api_key_create
+    from tests.factories import StoreFactory
+
+    StoreFactory()
+    feed_secret = "feed-secret-token-5f3a9c1e"
+    feed_token_create(name="converted.in", token=feed_secret)
+    _, api_secret = api_key_create(name="erp", scopes=["customers.read"])
+    password = "admin-password-7Yq2!x"
+    get_user_model().objects.create_superuser("boss", "", password)
+
+    with caplog.at_level(logging.DEBUG):
+        client.post("/convertedin/orders", {"token": feed_secret, "page": "1"})
+        client.post("/convertedin/orders", {"token": feed_secret + "-wrong"})
+        client.post(f"/convertedin/orders?token={feed_secret}", {"token": feed_secret})
+        client.post("/convertedin/orders", {"token": feed_secret, "page": "x"})
+        client.get("/api/v1/customers", HTTP_AUTHORIZATION=f"Bearer {api_secret}")
+        client.get("/api/v1/customers", HTTP_AUTHORIZATION=f"Bearer {api_secret}x")
+        client.post(reverse("admin:login"), {"username": "boss", "password": password + "x"})
+        client.post(reverse("admin:login"), {"username": "boss", "password": password})
+
+    formatter = JsonLinesFormatter()
+    lines = [formatter.format(record) for record in caplog.records]
+    assert any('"logger": "request"' in line for line in lines)
+    text = "\n".join(lines)
+    for secret in (feed_secret, api_secret, api_secret[-20:], password):
+        assert secret not in text
