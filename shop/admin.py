@@ -239,7 +239,8 @@ class CustomerAdmin(ImportExportAdmin, ServiceAdmin):
         DeletedFilter,
         QualityFilter,
         "gender",
-        "currency",
+        # Only the currencies in use, not all of ISO 4217.
+        ("currency", admin.AllValuesFieldListFilter),
         "accepts_marketing",
         "registered_at",
     ]
@@ -408,8 +409,8 @@ class OrderAdmin(ImportExportAdmin, ServiceAdmin):
         DeletedFilter,
         QualityFilter,
         "financial_status",
-        "currency",
-        "country_code",
+        ("currency", admin.AllValuesFieldListFilter),
+        ("country_code", admin.AllValuesFieldListFilter),
         "ordered_at",
     ]
     search_fields = ["=id", "contact_email", "customer__email", "phone"]
