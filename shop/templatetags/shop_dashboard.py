@@ -33,7 +33,7 @@ def shop_dashboard(context):
     request = context["request"]
     if not request.user.has_perm("shop.view_order"):
         return {"dashboard": None}
-    data = dashboard()
+    data = dashboard(store=getattr(request, "store", None))
     orders = reverse("admin:shop_order_changelist")
     return {
         "dashboard": data,

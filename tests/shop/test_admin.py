@@ -258,3 +258,18 @@ def test_category_admin_creates_a_subcategory(admin_client, store):
     )
     assert response.status_code == 302
     assert Category.objects.get(handle="phones").parent == parent
+
+
+def test_admin_shows_and_reads_times_in_the_stores_time_zone(admin_client, store):
+    from datetime import UTC, datetime
+
+    order = OrderFactory(ordered_at=datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    page = admin_client.get(reverse("admin:shop_order_change", args=[order.pk]))
+    assert 'value="10:00:00"' in page.content.decode()  # Africa/Cairo is UTC+2
+
+    customer = CustomerFactory()
+    product = ProductFactory(price=Decimal("5"))
+    data = _order_post(customer, [(product, 1)], total_discounts="0")
+    admin_client.post(reverse("admin:shop_order_add"), data)
+    created = Order.objects.exclude(pk=order.pk).get()
+    assert created.ordered_at == datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
