@@ -244,19 +244,7 @@ class CustomerAdmin(ImportExportAdmin, ServiceAdmin):
         "accepts_marketing",
         "registered_at",
     ]
-    fields = [
-        "email",
-        "first_name",
-        "last_name",
-        "phone",
-        "gender",
-        "currency",
-        "registered_at",
-        "accepts_marketing",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-    ]
+    fields = [*services.CUSTOMER_FIELDS, "created_at", "updated_at", "deleted_at"]
     readonly_fields = ["created_at", "updated_at", "deleted_at"]
     show_full_result_count = False
     list_per_page = 50
@@ -342,19 +330,7 @@ class OrderForm(forms.ModelForm):
 
     class Meta:
         model = Order
-        fields = [
-            "customer",
-            "ordered_at",
-            "financial_status",
-            "currency",
-            "country_code",
-            "total_tax",
-            "taxes_included",
-            "total_discounts",
-            "phone",
-            "contact_email",
-            "customer_locale",
-        ]
+        fields = list(services.ORDER_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -504,21 +480,7 @@ class ProductAdmin(ImportExportAdmin, ServiceAdmin):
     search_fields = ["title", "handle", "sku", "vendor"]
     prepopulated_fields = {"handle": ["title"]}
     autocomplete_fields = ["category"]
-    fields = [
-        "title",
-        "handle",
-        "sku",
-        "category",
-        "vendor",
-        "price",
-        "compare_at_price",
-        "quantity",
-        "image_url",
-        "url",
-        "published_at",
-        "tags",
-        "content",
-    ]
+    fields = list(services.PRODUCT_FIELDS)
     list_per_page = 50
 
     def get_search_results(self, request, queryset, search_term):

@@ -26,31 +26,8 @@ from .models import Category, Customer, LineItem, Order, Product, Store
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 INPUT_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
-CUSTOMER_FIELDS = (
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "gender",
-    "currency",
-    "registered_at",
-    "accepts_marketing",
-)
-PRODUCT_FIELDS = (
-    "title",
-    "handle",
-    "sku",
-    "category",
-    "vendor",
-    "price",
-    "compare_at_price",
-    "quantity",
-    "image_url",
-    "url",
-    "published_at",
-    "tags",
-    "content",
-)
+CUSTOMER_FIELDS = services.CUSTOMER_FIELDS
+PRODUCT_FIELDS = services.PRODUCT_FIELDS
 LINE_ITEM = re.compile(r"^(?P<handle>\S+)\s+x\s+(?P<quantity>\d+)(?:\s*@\s*(?P<price>\S+))?$")
 
 
@@ -361,19 +338,7 @@ class OrderResource(ServiceResource):
         attribute="customer_locale", column_name="customer_locale", widget=TextWidget()
     )
 
-    service_fields = (
-        "customer",
-        "ordered_at",
-        "financial_status",
-        "currency",
-        "country_code",
-        "total_tax",
-        "taxes_included",
-        "total_discounts",
-        "phone",
-        "contact_email",
-        "customer_locale",
-    )
+    service_fields = services.ORDER_FIELDS
 
     class Meta:
         model = Order

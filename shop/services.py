@@ -17,53 +17,48 @@ from .models import ZERO, Category, Customer, LineItem, Order, Product, Store
 
 CENT = Decimal("0.01")
 
-CUSTOMER_FIELDS = frozenset(
-    {
-        "email",
-        "first_name",
-        "last_name",
-        "phone",
-        "gender",
-        "currency",
-        "registered_at",
-        "accepts_marketing",
-    }
+# What a caller may write, per entity, in the order forms, imports and the API show them.
+CUSTOMER_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "gender",
+    "currency",
+    "registered_at",
+    "accepts_marketing",
 )
-ORDER_FIELDS = frozenset(
-    {
-        "customer",
-        "ordered_at",
-        "financial_status",
-        "currency",
-        "country_code",
-        "subtotal_price",
-        "total_tax",
-        "taxes_included",
-        "total_discounts",
-        "total_price",
-        "phone",
-        "contact_email",
-        "customer_locale",
-    }
+ORDER_FIELDS = (
+    "customer",
+    "ordered_at",
+    "financial_status",
+    "currency",
+    "country_code",
+    "total_tax",
+    "taxes_included",
+    "total_discounts",
+    "phone",
+    "contact_email",
+    "customer_locale",
 )
-PRODUCT_FIELDS = frozenset(
-    {
-        "title",
-        "handle",
-        "sku",
-        "category",
-        "content",
-        "vendor",
-        "price",
-        "compare_at_price",
-        "quantity",
-        "image_url",
-        "url",
-        "published_at",
-        "tags",
-    }
+# Computed from the line items unless given (imports may carry them).
+ORDER_TOTALS = ("subtotal_price", "total_price")
+PRODUCT_FIELDS = (
+    "title",
+    "handle",
+    "sku",
+    "category",
+    "vendor",
+    "price",
+    "compare_at_price",
+    "quantity",
+    "image_url",
+    "url",
+    "published_at",
+    "tags",
+    "content",
 )
-CATEGORY_FIELDS = frozenset({"title", "handle", "content", "parent", "available", "published_at"})
+CATEGORY_FIELDS = ("title", "handle", "content", "parent", "available", "published_at")
 STORE_FIELDS = frozenset(
     {"name", "currency", "time_zone", "email", "description", "country", "base_url"}
 )
@@ -86,8 +81,8 @@ CONSTRAINT_FIELDS = [
 ]
 
 
-def _assign(instance: models.Model, data: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    unknown = set(data) - allowed
+def _assign(instance: models.Model, data: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    unknown = set(data) - set(allowed)
     if unknown:
         raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
     for name, value in data.items():
@@ -353,7 +348,7 @@ def order_update(
 ) -> Order:
     """Update an order's fields; with line_items, replace them. Totals are recomputed
     unless given."""
-    _assign(order, data, ORDER_FIELDS)
+    _assign(order, data, ORDER_FIELDS + ORDER_TOTALS)
     if line_items is not None:
         items = _coerce_line_items(line_items)
         _check_live(customer=data.get("customer"), items=items)

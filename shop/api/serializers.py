@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
+from shop import services
 from shop.models import MONEY, Category, Customer, LineItem, Order, Product
 
 MAX_QUANTITY = 2_147_483_647
@@ -78,16 +79,7 @@ class CustomerSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-CUSTOMER_INPUT = [
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "gender",
-    "currency",
-    "registered_at",
-    "accepts_marketing",
-]
+CUSTOMER_INPUT = list(services.CUSTOMER_FIELDS)
 
 
 class CustomerInputSerializer(StrictInputMixin, serializers.ModelSerializer):
@@ -153,20 +145,7 @@ class LineItemInputSerializer(StrictInputMixin, serializers.Serializer):
     )
 
 
-ORDER_INPUT = [
-    "customer",
-    "line_items",
-    "ordered_at",
-    "financial_status",
-    "currency",
-    "country_code",
-    "total_tax",
-    "taxes_included",
-    "total_discounts",
-    "phone",
-    "contact_email",
-    "customer_locale",
-]
+ORDER_INPUT = [*services.ORDER_FIELDS, "line_items"]
 
 
 class OrderInputSerializer(StrictInputMixin, serializers.ModelSerializer):
@@ -225,21 +204,7 @@ class ProductSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-PRODUCT_INPUT = [
-    "title",
-    "handle",
-    "sku",
-    "category",
-    "content",
-    "vendor",
-    "price",
-    "compare_at_price",
-    "quantity",
-    "image_url",
-    "url",
-    "published_at",
-    "tags",
-]
+PRODUCT_INPUT = list(services.PRODUCT_FIELDS)
 
 
 class ProductInputSerializer(StrictInputMixin, serializers.ModelSerializer):
@@ -275,7 +240,7 @@ class CategorySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-CATEGORY_INPUT = ["title", "handle", "content", "parent", "available", "published_at"]
+CATEGORY_INPUT = list(services.CATEGORY_FIELDS)
 
 
 class CategoryInputSerializer(StrictInputMixin, serializers.ModelSerializer):
