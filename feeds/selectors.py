@@ -16,7 +16,15 @@ from typing import Any
 from django.db import connection
 from django.db.models import F
 
-from shop.models import Category, Customer, LineItem, Order, Product, Store
+from shop.models import (
+    Category,
+    Customer,
+    LineItem,
+    Order,
+    Product,
+    Store,
+    customer_figures_sql,
+)
 
 from .models import LiveBlock
 
@@ -121,19 +129,14 @@ def _orders_sql() -> str:
 
 
 def _customers_sql() -> str:
-    orders = _q(Order._meta.db_table)
     cols = ", ".join(f"page.{_q(c)}" for c in CUSTOMER_COLUMNS)
-    successful = (
-        f"FROM {orders} o WHERE o.customer_id = page.id AND o.financial_status = 'successful' "
-        "AND o.deleted_at IS NULL"
-    )
+    figures = customer_figures_sql("page")
     return (
         _page_sql(entity_table=Customer._meta.db_table, columns=CUSTOMER_COLUMNS)
         + f"""
         SELECT head.total, head.time_zone, {cols},
-               (SELECT COUNT(*) {successful}) AS orders_count,
-               (SELECT SUM(o.total_price) {successful} AND o.currency = page.currency)
-                   AS total_spent
+               {figures["orders_count"]} AS orders_count,
+               {figures["total_spent"]} AS total_spent
         FROM head
         LEFT JOIN page ON 1 = 1
         ORDER BY page.id"""

@@ -93,18 +93,29 @@ def store_currency() -> str:
     return Store.load().currency
 
 
+# A customer's figures, as converted.in reads them and every door shows them:
+# - orders_count: the customer's live successful orders, in any currency;
+# - total_spent: the sum of those orders' totals that are in the customer's own currency
+#   (amounts in other currencies cannot be added to it);
+# - first_order_at / last_order_at: the first and last of those orders.
+# With a currency (the API's ?currency=), every figure counts only orders in that currency.
+# The feed reads the same figures in raw SQL (customer_figures_sql, below); a test asserts the
+# two agree on a customer who pays in several currencies.
+
+
 class CustomerQuerySet(SoftDeleteQuerySet):
     def with_order_stats(self, *, currency: str | None = None):
-        """Annotate orders_count and total_spent from live successful orders.
+        """Annotate orders_count, total_spent, first_order_at and last_order_at.
 
-        Works for one customer and for a page of them (two correlated subqueries, no
-        GROUP BY over the whole table). With a currency, only orders in it count.
+        Works for one customer and for a page of them (correlated subqueries, no GROUP BY over
+        the whole table).
         """
         orders = Order.objects.alive().successful().filter(customer=models.OuterRef("pk"))
         if currency:
             orders = orders.filter(currency=currency)
+        spent = orders if currency else orders.filter(currency=models.OuterRef("currency"))
         count = orders.order_by().values("customer").annotate(n=Count("id")).values("n")
-        total = orders.order_by().values("customer").annotate(s=Sum("total_price")).values("s")
+        total = spent.order_by().values("customer").annotate(s=Sum("total_price")).values("s")
         first = orders.order_by("ordered_at").values("ordered_at")[:1]
         last = orders.order_by("-ordered_at").values("ordered_at")[:1]
         return self.annotate(
@@ -117,6 +128,22 @@ class CustomerQuerySet(SoftDeleteQuerySet):
             first_order_at=models.Subquery(first),
             last_order_at=models.Subquery(last),
         )
+
+
+def customer_figures_sql(customer: str) -> dict[str, str]:
+    """Return SQL expressions for orders_count and total_spent of the customer row `customer`
+    (a table alias with id and currency columns): the same rule as with_order_stats."""
+    orders = Order._meta.db_table
+    live_successful = (
+        f"FROM {orders} o WHERE o.customer_id = {customer}.id "
+        f"AND o.financial_status = '{Order.Status.SUCCESSFUL}' AND o.deleted_at IS NULL"
+    )
+    return {
+        "orders_count": f"(SELECT COUNT(*) {live_successful})",
+        "total_spent": (
+            f"(SELECT SUM(o.total_price) {live_successful} AND o.currency = {customer}.currency)"
+        ),
+    }
 
 
 class Customer(models.Model):
