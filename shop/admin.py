@@ -13,7 +13,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from . import exports, quality, services
-from .models import ZERO, Category, Customer, LineItem, Order, Product, Store
+from .models import Category, Customer, LineItem, Order, Product, Store
 from .resources import CustomerResource, OrderResource, ProductResource
 
 admin.site.site_header = "Store admin"
@@ -113,28 +113,63 @@ class ImportExportAdmin(ImportExportMixin):
         return exports.csv_response(filename, headers, rows)
 
 
+def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Put a service's errors on the form's fields; errors of fields the form lacks, and of
+    fields that already failed to parse, become form-wide or are dropped."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for name, errors in exc.error_dict.items():
+        if name in form.fields:
+            if name not in form.errors:
+                form.add_error(name, errors)
+        else:
+            form.add_error(None, errors)
+
+
+class ServiceForm(forms.ModelForm):
+    """Parse input only: the entity's service fills defaults and validates (shop.services).
+
+    A field the service defaults may be left empty.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in services.WRITES[self._meta.model].spec:
+            if field.default is not None and field.name in self.fields:
+                self.fields[field.name].required = False
+
+    def service_data(self) -> dict:
+        """What the admin typed: every field for a new record, the changed ones otherwise."""
+        names = self.changed_data if self.instance.pk else list(self.fields)
+        return {name: self.cleaned_data[name] for name in names if name in self.cleaned_data}
+
+    def _post_clean(self):
+        writes = services.WRITES[self._meta.model]
+        try:
+            writes.prepare(**{writes.kwarg: self.instance}, **self.service_data())
+        except ValidationError as exc:
+            add_service_errors(self, exc)
+
+
 class ServiceAdmin(admin.ModelAdmin):
     """Save through shop.services, soft-delete and restore instead of deleting."""
 
-    create_service = None
-    update_service = None
-    soft_delete_service = None
-    restore_service = None
-    instance_kwarg = ""
+    form = ServiceForm
     actions = ["soft_delete_selected", "restore_selected"]
+
+    @property
+    def writes(self) -> services.Writes:
+        return services.WRITES[self.model]
 
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def service_data(self, form) -> dict:
-        return {name: form.cleaned_data[name] for name in form.changed_data}
-
     def save_model(self, request, obj, form, change):
         if change:
-            type(self).update_service(**{self.instance_kwarg: obj}, **self.service_data(form))
+            self.writes.update(**{self.writes.kwarg: obj}, **form.service_data())
         else:
-            data = {name: form.cleaned_data[name] for name in form.fields}
-            created = type(self).create_service(**data)
+            created = self.writes.create(**form.service_data())
             obj.pk = created.pk
             obj.__dict__.update(created.__dict__)
 
@@ -142,7 +177,7 @@ class ServiceAdmin(admin.ModelAdmin):
     def soft_delete_selected(self, request, queryset):
         rows = list(queryset.alive())
         for row in rows:
-            type(self).soft_delete_service(**{self.instance_kwarg: row})
+            self.writes.soft_delete(**{self.writes.kwarg: row})
         self.message_user(
             request,
             ngettext("%d record deleted.", "%d records deleted.", len(rows)) % len(rows),
@@ -153,7 +188,7 @@ class ServiceAdmin(admin.ModelAdmin):
     def restore_selected(self, request, queryset):
         rows = list(queryset.deleted())
         for row in rows:
-            type(self).restore_service(**{self.instance_kwarg: row})
+            self.writes.restore(**{self.writes.kwarg: row})
         self.message_user(
             request,
             ngettext("%d record restored.", "%d records restored.", len(rows)) % len(rows),
@@ -215,11 +250,6 @@ class CustomerAdmin(ImportExportAdmin, ServiceAdmin):
         "the customer's value (for a new customer: the store's currency, unknown, now). "
         "Dates are <code>YYYY-MM-DD HH:MM:SS</code> in the store's time zone."
     )
-    create_service = services.customer_create
-    update_service = services.customer_update
-    soft_delete_service = services.customer_soft_delete
-    restore_service = services.customer_restore
-    instance_kwarg = "customer"
 
     list_display = [
         "id",
@@ -276,29 +306,10 @@ class LineItemForm(forms.ModelForm):
 
 
 class LineItemFormSet(forms.BaseInlineFormSet):
-    def clean(self):
-        super().clean()
-        if any(self.errors):
-            return
-        items = [
-            f.cleaned_data
-            for f in self.forms
-            if f.cleaned_data and not f.cleaned_data.get("DELETE")
-        ]
-        if not items:
-            raise ValidationError("An order needs at least one line item.")
-        order = self.instance
-        totals = services.order_totals(
-            line_items=[
-                (i["quantity"], i["price"] if i.get("price") is not None else i["product"].price)
-                for i in items
-            ],
-            total_tax=order.total_tax or ZERO,
-            taxes_included=order.taxes_included,
-            total_discounts=order.total_discounts or ZERO,
-        )
-        if totals.total_price < 0:
-            raise ValidationError("Discounts cannot exceed the subtotal plus tax.")
+    """Parse the line items; the order service validates them with the order's totals."""
+
+    def live_forms(self) -> list[forms.Form]:
+        return [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
 
     def service_items(self) -> list[services.LineItemInput]:
         return [
@@ -307,9 +318,22 @@ class LineItemFormSet(forms.BaseInlineFormSet):
                 quantity=f.cleaned_data["quantity"],
                 price=f.cleaned_data.get("price"),
             )
-            for f in self.forms
-            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            for f in self.live_forms()
         ]
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        try:
+            services.order_prepare_items(order=self.instance, line_items=self.service_items())
+        except ValidationError as exc:
+            forms_by_key = {f"line_items[{i}]": f for i, f in enumerate(self.live_forms())}
+            for key, errors in exc.message_dict.items():
+                if key in forms_by_key:
+                    forms_by_key[key].add_error(None, errors)
+                else:
+                    raise ValidationError(errors) from None
 
 
 class LineItemInline(admin.TabularInline):
@@ -323,34 +347,15 @@ class LineItemInline(admin.TabularInline):
     fields = ["product", "quantity", "price", "title", "sku"]
 
 
-class OrderForm(forms.ModelForm):
-    """Currency, phone, contact email and country default to the customer's and store's."""
-
-    defaults_from_customer = {"currency": "currency", "phone": "phone", "contact_email": "email"}
-
+class OrderForm(ServiceForm):
     class Meta:
         model = Order
         fields = list(services.ORDER_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in [*self.defaults_from_customer, "country_code"]:
-            if name in self.fields:
-                self.fields[name].required = False
-                self.fields[name].help_text = "Empty: taken from the customer or the store."
-
-    def clean(self):
-        data = super().clean()
-        customer = data.get("customer")
-        if customer is not None:
-            for name, source in self.defaults_from_customer.items():
-                if not data.get(name):
-                    data[name] = getattr(customer, source)
-        if not data.get("country_code"):
-            data["country_code"] = Store.load().country.code
-        if not data.get("phone"):
-            self.add_error("phone", "The customer has no phone: enter one for this order.")
-        return data
+        for name in ["currency", "phone", "contact_email", "country_code"]:
+            self.fields[name].help_text = "Empty: taken from the customer or the store."
 
 
 @admin.register(Order)
@@ -363,9 +368,6 @@ class OrderAdmin(ImportExportAdmin, ServiceAdmin):
         "product's). Subtotal and total are computed. Empty currency, phone and contact email "
         "come from the customer, an empty country from the store."
     )
-    soft_delete_service = services.order_soft_delete
-    restore_service = services.order_restore
-    instance_kwarg = "order"
 
     form = OrderForm
     inlines = [LineItemInline]
@@ -419,11 +421,10 @@ class OrderAdmin(ImportExportAdmin, ServiceAdmin):
 
     def save_related(self, request, form, formsets, change):
         items_formset = next(fs for fs in formsets if isinstance(fs, LineItemFormSet))
-        data = {name: form.cleaned_data[name] for name in form.fields}
+        data = form.service_data()
         if change:
-            changed = {name: data[name] for name in form.changed_data}
             line_items = items_formset.service_items() if items_formset.has_changed() else None
-            order = services.order_update(order=form.instance, line_items=line_items, **changed)
+            order = services.order_update(order=form.instance, line_items=line_items, **data)
         else:
             order = services.order_create(line_items=items_formset.service_items(), **data)
         form.instance.pk = order.pk
@@ -457,11 +458,6 @@ class ProductAdmin(ImportExportAdmin, ServiceAdmin):
         "<code>category</code> is a category's handle. An empty <code>published_at</code> "
         "means not published."
     )
-    create_service = services.product_create
-    update_service = services.product_update
-    soft_delete_service = services.product_soft_delete
-    restore_service = services.product_restore
-    instance_kwarg = "product"
 
     list_display = [
         "id",
@@ -492,12 +488,6 @@ class ProductAdmin(ImportExportAdmin, ServiceAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(ServiceAdmin):
-    create_service = services.category_create
-    update_service = services.category_update
-    soft_delete_service = services.category_soft_delete
-    restore_service = services.category_restore
-    instance_kwarg = "category"
-
     list_display = ["id", "title", "handle", "parent", "available", "published_at", "products"]
     list_display_links = ["id", "title"]
     list_select_related = ["parent"]

@@ -26,8 +26,6 @@ from .models import Category, Customer, LineItem, Order, Product, Store
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 INPUT_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
-CUSTOMER_FIELDS = services.CUSTOMER_FIELDS
-PRODUCT_FIELDS = services.PRODUCT_FIELDS
 LINE_ITEM = re.compile(r"^(?P<handle>\S+)\s+x\s+(?P<quantity>\d+)(?:\s*@\s*(?P<price>\S+))?$")
 
 
@@ -171,36 +169,45 @@ def render_line_items(order: Order) -> str:
 
 
 class ServiceResource(resources.ModelResource):
-    """Save rows through shop.services; wrap every import in one transaction."""
-
-    service_fields: tuple[str, ...] = ()
+    """Parse rows with the widgets; the entity's service fills defaults, validates and saves
+    (shop.services), so a row obeys the same rules as the admin's form. Imports run in one
+    transaction."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.writes = services.WRITES[self._meta.model]
         # Each resource has its own copies of the fields: read the store's settings once,
         # not once per row.
-        self.store = Store.load()
-        zone = ZoneInfo(self.store.time_zone)
+        zone = ZoneInfo(Store.load().time_zone)
         for field in self.fields.values():
             if isinstance(field.widget, StoreDateTimeWidget):
                 field.widget.zone = zone
 
     def service_data(self, instance) -> dict:
-        return {name: getattr(instance, name) for name in self.service_fields}
+        return {field.name: getattr(instance, field.name, None) for field in self.writes.spec}
 
-    def create(self, instance):
-        raise NotImplementedError
+    def prepare(self, instance) -> None:
+        self.writes.prepare(**{self.writes.kwarg: instance}, **self.service_data(instance))
 
-    def update(self, instance):
-        raise NotImplementedError
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        """Report the cells that did not parse, then what the service finds in the rest."""
+        errors = dict(import_validation_errors or {})
+        try:
+            self.prepare(instance)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                errors.setdefault(name, messages)
+        if errors:
+            raise ValidationError(errors)
 
     def do_instance_save(self, instance, is_create):
+        data = self.service_data(instance)
         if is_create:
-            created = self.create(instance)
+            created = self.writes.create(**data)
             instance.pk = created.pk
             instance.__dict__.update(created.__dict__)
         else:
-            self.update(instance)
+            self.writes.update(**{self.writes.kwarg: instance}, **data)
 
     def get_export_queryset_for_stream(self, queryset):
         """The queryset an export iterates, with what each row needs fetched in bulk."""
@@ -218,27 +225,18 @@ class CustomerResource(ServiceResource):
     registered_at = optional("registered_at", StoreDateTimeWidget())
     accepts_marketing = optional("accepts_marketing", widgets.BooleanWidget())
 
-    service_fields = CUSTOMER_FIELDS
-
     class Meta:
         model = Customer
-        fields = ("id", *CUSTOMER_FIELDS)
+        fields = ("id", *services.CUSTOMER_FIELDS)
         import_id_fields = ("email",)
         use_transactions = True
         skip_unchanged = False
-        clean_model_instances = True
 
     def get_instance(self, instance_loader, row):
         email = (row.get("email") or "").strip()
         if not email:
             return None
         return Customer.objects.filter(email__iexact=email).first()
-
-    def create(self, instance):
-        return services.customer_create(**self.service_data(instance))
-
-    def update(self, instance):
-        return services.customer_update(customer=instance, **self.service_data(instance))
 
 
 class ProductResource(ServiceResource):
@@ -263,15 +261,12 @@ class ProductResource(ServiceResource):
     tags = fields.Field(attribute="tags", column_name="tags", widget=TextWidget())
     content = fields.Field(attribute="content", column_name="content", widget=TextWidget())
 
-    service_fields = PRODUCT_FIELDS
-
     class Meta:
         model = Product
-        fields = ("id", *PRODUCT_FIELDS)
+        fields = ("id", *services.PRODUCT_FIELDS)
         import_id_fields = ("handle",)
         use_transactions = True
         skip_unchanged = False
-        clean_model_instances = True
 
     def before_import_row(self, row, **kwargs):
         if not (row.get("handle") or "").strip() and (row.get("title") or "").strip():
@@ -282,12 +277,6 @@ class ProductResource(ServiceResource):
         if not handle:
             return None
         return Product.objects.filter(handle=handle).first()
-
-    def create(self, instance):
-        return services.product_create(**self.service_data(instance))
-
-    def update(self, instance):
-        return services.product_update(product=instance, **self.service_data(instance))
 
     def get_export_queryset_for_stream(self, queryset):
         return queryset.select_related("category")
@@ -338,8 +327,6 @@ class OrderResource(ServiceResource):
         attribute="customer_locale", column_name="customer_locale", widget=TextWidget()
     )
 
-    service_fields = services.ORDER_FIELDS
-
     class Meta:
         model = Order
         fields = (
@@ -362,7 +349,6 @@ class OrderResource(ServiceResource):
         import_id_fields = ("id",)
         use_transactions = True
         skip_unchanged = False
-        clean_model_instances = True
 
     def before_import(self, dataset, **kwargs):
         if "id" not in dataset.headers:
@@ -388,64 +374,20 @@ class OrderResource(ServiceResource):
             return  # The id selects the order (get_instance); it is never written.
         super().import_field(field, instance, row, is_m2m, **kwargs)
 
-    def import_instance(self, instance, row, **kwargs):
-        errors = {}
-        try:
-            super().import_instance(instance, row, **kwargs)
-        except ValidationError as exc:
-            errors = exc.update_error_dict(errors)
-        customer = instance.customer if instance.customer_id else None
-        # Empty cells take the customer's and the store's values, as in the admin's form.
-        if customer is not None:
-            instance.currency = instance.currency or customer.currency
-            instance.phone = instance.phone or customer.phone
-            instance.contact_email = instance.contact_email or customer.email
-        if not instance.country_code:
-            instance.country_code = self.store.country.code
-        instance.financial_status = instance.financial_status or Order.Status.PENDING
-        if instance.ordered_at is None:
-            instance.ordered_at = timezone.now()
-        for name in ("total_tax", "total_discounts"):
-            if getattr(instance, name) is None:
-                setattr(instance, name, Decimal("0.00"))
-        if instance.taxes_included is None:
-            instance.taxes_included = False
-        if customer is not None and not instance.phone:
-            errors.setdefault("phone", []).append(
-                "The customer has no phone: enter one for this order."
-            )
-        if errors:
-            raise ValidationError(errors)
+    def service_data(self, instance) -> dict:
+        return {**super().service_data(instance), "line_items": self.imported_items(instance)}
 
-    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
-        # Totals are computed by the service from the line items; without a customer, the
-        # fields that default to the customer's would only repeat the customer's error.
-        errors = dict(import_validation_errors or {})
-        exclude = [*errors, "subtotal_price", "total_price"]
-        if "customer" in errors:
-            exclude += ["currency", "phone", "contact_email"]
-        try:
-            instance.full_clean(
-                exclude=exclude,
-                validate_unique=validate_unique,
-            )
-        except ValidationError as exc:
-            errors = exc.update_error_dict(errors)
-        if errors:
-            raise ValidationError(errors)
+    def imported_items(self, instance) -> list | None:
+        """The row's line items; None on an update that leaves them as they are."""
+        items = getattr(instance, "_import_line_items", None)
+        return [] if items is None and instance._state.adding else items
 
-    def create(self, instance):
-        line_items = getattr(instance, "_import_line_items", None)
-        if line_items is None:
-            raise ValidationError({"line_items": "An order needs at least one line item."})
-        return services.order_create(line_items=line_items, **self.service_data(instance))
-
-    def update(self, instance):
-        return services.order_update(
-            order=instance,
-            line_items=getattr(instance, "_import_line_items", None),
-            **self.service_data(instance),
-        )
+    def prepare(self, instance) -> None:
+        data = self.service_data(instance)
+        items = data.pop("line_items")
+        services.order_prepare(order=instance, **data)
+        if items is not None:
+            services.order_prepare_items(order=instance, line_items=items)
 
     def get_export_queryset_for_stream(self, queryset):
         items = LineItem.objects.select_related("product").only(

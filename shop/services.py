@@ -4,8 +4,9 @@ The admin, the REST API, imports and the demo-data command call them, so each ru
 enforced in one place: `full_clean()` before saving, the database's constraints after.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,59 +14,114 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from .models import ZERO, Category, Customer, LineItem, Order, Product, Store
+from .models import ZERO, Category, Customer, LineItem, Order, Product, Store, store_currency
 
 CENT = Decimal("0.01")
 
-# What a caller may write, per entity, in the order forms, imports and the API show them.
-CUSTOMER_FIELDS = (
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "gender",
-    "currency",
-    "registered_at",
-    "accepts_marketing",
+
+@dataclass(frozen=True)
+class Field:
+    """A field a caller may write.
+
+    With a `default`, the field is optional: on create, a missing or blank value (None or "")
+    takes `default(values)`, where `values` are the fields resolved before it (so an order's
+    currency can come from its customer); on update, a blank value keeps the record's value.
+    Without one, the value is taken as given and validation decides.
+    """
+
+    name: str
+    default: Callable[[Mapping[str, Any]], Any] | None = None
+
+
+def _now(values: Mapping[str, Any]) -> datetime:
+    return timezone.now()
+
+
+def _constant(value: Any) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda values: value
+
+
+def _from_customer(attribute: str) -> Callable[[Mapping[str, Any]], Any]:
+    def default(values: Mapping[str, Any]) -> Any:
+        customer = values.get("customer")
+        return getattr(customer, attribute) if customer is not None else None
+
+    return default
+
+
+def _store_country(values: Mapping[str, Any]) -> str:
+    return Store.load().country.code
+
+
+# What a caller may write, per entity, in the order forms, imports and the API show them,
+# with each field's default. Every door reads these; none repeats a default.
+CUSTOMER_SPEC = (
+    Field("email"),
+    Field("first_name"),
+    Field("last_name"),
+    Field("phone", _constant("")),
+    Field("gender", _constant(Customer.Gender.UNKNOWN)),
+    Field("currency", lambda values: store_currency()),
+    Field("registered_at", _now),
+    Field("accepts_marketing", _constant(False)),
 )
-ORDER_FIELDS = (
-    "customer",
-    "ordered_at",
-    "financial_status",
-    "currency",
-    "country_code",
-    "total_tax",
-    "taxes_included",
-    "total_discounts",
-    "phone",
-    "contact_email",
-    "customer_locale",
+ORDER_SPEC = (
+    Field("customer"),
+    Field("ordered_at", _now),
+    Field("financial_status", _constant(Order.Status.PENDING)),
+    Field("currency", _from_customer("currency")),
+    Field("country_code", _store_country),
+    Field("total_tax", _constant(ZERO)),
+    Field("taxes_included", _constant(False)),
+    Field("total_discounts", _constant(ZERO)),
+    Field("phone", _from_customer("phone")),
+    Field("contact_email", _from_customer("email")),
+    Field("customer_locale", _constant("")),
 )
-# Computed from the line items unless given (imports may carry them).
-ORDER_TOTALS = ("subtotal_price", "total_price")
-PRODUCT_FIELDS = (
-    "title",
-    "handle",
-    "sku",
-    "category",
-    "vendor",
-    "price",
-    "compare_at_price",
-    "quantity",
-    "image_url",
-    "url",
-    "published_at",
-    "tags",
-    "content",
+# Computed from the line items unless given (imports of historical orders may carry them).
+ORDER_TOTALS_SPEC = (Field("subtotal_price"), Field("total_price"))
+PRODUCT_SPEC = (
+    Field("title"),
+    Field("handle"),
+    Field("sku", _constant("")),
+    Field("category"),
+    Field("vendor", _constant("")),
+    Field("price", _constant(ZERO)),
+    Field("compare_at_price"),
+    Field("quantity", _constant(0)),
+    Field("image_url", _constant("")),
+    Field("url", _constant("")),
+    Field("published_at"),
+    Field("tags", _constant("")),
+    Field("content", _constant("")),
 )
-CATEGORY_FIELDS = ("title", "handle", "content", "parent", "available", "published_at")
-STORE_FIELDS = frozenset(
-    {"name", "currency", "time_zone", "email", "description", "country", "base_url"}
+CATEGORY_SPEC = (
+    Field("title"),
+    Field("handle"),
+    Field("content", _constant("")),
+    Field("parent"),
+    Field("available", _constant(True)),
+    Field("published_at"),
+)
+STORE_SPEC = tuple(
+    Field(name)
+    for name in ("name", "currency", "time_zone", "email", "description", "country", "base_url")
 )
 
 
-# A unique constraint that a concurrent write can win past validation, and the field it names.
-# (SQLite and PostgreSQL name them differently in their messages.)
+def field_names(spec: Iterable[Field]) -> tuple[str, ...]:
+    return tuple(field.name for field in spec)
+
+
+CUSTOMER_FIELDS = field_names(CUSTOMER_SPEC)
+ORDER_FIELDS = field_names(ORDER_SPEC)
+ORDER_TOTALS = field_names(ORDER_TOTALS_SPEC)
+PRODUCT_FIELDS = field_names(PRODUCT_SPEC)
+CATEGORY_FIELDS = field_names(CATEGORY_SPEC)
+STORE_FIELDS = field_names(STORE_SPEC)
+
+# A unique constraint, the field it names, and how SQLite's and PostgreSQL's messages name it
+# when a concurrent write wins past validation.
 CONSTRAINT_FIELDS = [
     (("customer_email_ci_unique",), "email", "A customer with this email already exists."),
     (
@@ -81,21 +137,48 @@ CONSTRAINT_FIELDS = [
 ]
 
 
-def _assign(instance: models.Model, data: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    unknown = set(data) - set(allowed)
+def _blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def assign(instance: models.Model, spec: Iterable[Field], data: Mapping[str, Any]) -> None:
+    """Set `data` on `instance` by `spec`: refuse unknown fields, strip text, fill defaults.
+
+    Raises ValidationError keyed by field.
+    """
+    spec = tuple(spec)
+    unknown = set(data) - set(field_names(spec))
     if unknown:
         raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
-    for name, value in data.items():
-        setattr(instance, name, value)
+    creating = instance._state.adding
+    values: dict[str, Any] = {}
+    for field in spec:
+        if field.name in data:
+            value = data[field.name]
+            value = value.strip() if isinstance(value, str) else value
+            if field.default is not None and _blank(value):
+                value = field.default(values) if creating else getattr(instance, field.name)
+        elif creating and field.default is not None:
+            value = field.default(values)
+        else:
+            value = getattr(instance, field.name, None)
+            values[field.name] = value
+            continue
+        setattr(instance, field.name, value)
+        values[field.name] = value
+
+
+def validate(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:
+    """full_clean(), with a unique constraint's message on the field it names."""
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        raise _name_the_field(exc) from None
 
 
 def _save(instance: models.Model) -> None:
-    """Validate and save; turn a constraint violation that raced past validation into a
-    ValidationError."""
-    try:
-        instance.full_clean()
-    except ValidationError as exc:
-        raise _name_the_field(exc) from None
+    """Save a validated instance; a constraint violation that raced past validation becomes a
+    ValidationError on its field."""
     try:
         with transaction.atomic():
             instance.save()
@@ -121,14 +204,15 @@ def _name_the_field(exc: ValidationError) -> ValidationError:
     return ValidationError(errors)
 
 
-def _check_email_free(*, email: str, customer_id: int | None) -> None:
-    taken = Customer.objects.filter(email__iexact=email)
-    if customer_id is not None:
-        taken = taken.exclude(pk=customer_id)
-    if taken.exists():
-        raise ValidationError(
-            {"email": "A customer with this email already exists."}, code="unique"
-        )
+def _prepare(instance, spec: Iterable[Field], data: Mapping[str, Any]):
+    assign(instance, spec, data)
+    validate(instance)
+    return instance
+
+
+def _write(instance, spec: Iterable[Field], data: Mapping[str, Any]):
+    _save(_prepare(instance, spec, data))
+    return instance
 
 
 def _mark_deleted(instance, deleted_at):
@@ -144,51 +228,26 @@ def _mark_deleted(instance, deleted_at):
 
 @transaction.atomic
 def store_update(**data: Any) -> Store:
-    store = Store.load()
-    _assign(store, data, STORE_FIELDS)
-    _save(store)
-    return store
+    return _write(Store.load(), STORE_SPEC, data)
 
 
 # Customers -----------------------------------------------------------------------------
 
 
+def customer_prepare(*, customer: Customer, **data: Any) -> Customer:
+    """Fill and validate a customer without saving: what customer_create and customer_update
+    check, for forms and imports that report errors before they write."""
+    return _prepare(customer, CUSTOMER_SPEC, data)
+
+
 @transaction.atomic
-def customer_create(
-    *,
-    email: str,
-    first_name: str,
-    last_name: str,
-    phone: str = "",
-    gender: str = Customer.Gender.UNKNOWN,
-    currency: str | None = None,
-    registered_at=None,
-    accepts_marketing: bool = False,
-) -> Customer:
-    email = (email or "").strip()
-    customer = Customer(
-        email=email,
-        first_name=(first_name or "").strip(),
-        last_name=(last_name or "").strip(),
-        phone=(phone or "").strip(),
-        gender=gender or Customer.Gender.UNKNOWN,
-        currency=currency or Store.load().currency,
-        registered_at=registered_at or timezone.now(),
-        accepts_marketing=accepts_marketing,
-    )
-    if email:
-        _check_email_free(email=email, customer_id=None)
-    _save(customer)
-    return customer
+def customer_create(**data: Any) -> Customer:
+    return _write(Customer(), CUSTOMER_SPEC, data)
 
 
 @transaction.atomic
 def customer_update(*, customer: Customer, **data: Any) -> Customer:
-    _assign(customer, data, CUSTOMER_FIELDS)
-    if customer.email:
-        _check_email_free(email=customer.email, customer_id=customer.pk)
-    _save(customer)
-    return customer
+    return _write(customer, CUSTOMER_SPEC, data)
 
 
 def customer_soft_delete(*, customer: Customer) -> Customer:
@@ -207,6 +266,10 @@ class LineItemInput:
     product: Product
     quantity: int
     price: Decimal | None = None
+
+    @property
+    def unit_price(self) -> Decimal:
+        return self.product.price if self.price is None else self.price
 
 
 @dataclass(frozen=True)
@@ -228,115 +291,130 @@ def order_totals(
     """
     subtotal = sum((Decimal(price) * quantity for quantity, price in line_items), ZERO)
     subtotal = subtotal.quantize(CENT)
-    total = subtotal - Decimal(total_discounts)
+    total = subtotal - Decimal(total_discounts or ZERO)
     if not taxes_included:
-        total += Decimal(total_tax)
+        total += Decimal(total_tax or ZERO)
     return Totals(subtotal_price=subtotal, total_price=total.quantize(CENT))
 
 
-def _coerce_line_items(line_items: Iterable[LineItemInput | Mapping]) -> list[LineItemInput]:
-    items = [
+def _line_item_inputs(line_items: Iterable[LineItemInput | Mapping]) -> list[LineItemInput]:
+    return [
         item if isinstance(item, LineItemInput) else LineItemInput(**item) for item in line_items
     ]
+
+
+def _line_item_rows(order: Order, items: list[LineItemInput], *, new: bool) -> list[LineItem]:
+    """Build and validate the line item rows; raise ValidationError keyed `line_items[i]`.
+
+    New line items may not point at deleted products (kept ones may).
+    """
     if not items:
         raise ValidationError({"line_items": "An order needs at least one line item."})
-    return items
-
-
-def _check_live(*, customer: Customer | None, items: list[LineItemInput] | None) -> None:
-    """New orders and new line items may not point at deleted customers or products."""
-    errors: dict[str, str] = {}
-    if customer is not None and customer.deleted_at is not None:
-        errors["customer"] = "This customer is deleted: restore them first."
-    for index, item in enumerate(items or []):
-        if item.product.deleted_at is not None:
-            errors[f"line_items[{index}]"] = "This product is deleted: restore it first."
-    if errors:
-        raise ValidationError(errors)
-
-
-def _write_line_items(order: Order, items: list[LineItemInput]) -> None:
-    errors: dict[str, list] = {}
+    errors: dict[str, list[str]] = {}
     rows = []
     for index, item in enumerate(items):
         row = LineItem(
             order=order,
             product=item.product,
             quantity=item.quantity,
-            price=item.product.price if item.price is None else item.price,
+            price=item.unit_price,
             title=item.product.title[:255],
             sku=item.product.sku,
         )
+        messages = []
+        if new and item.product.deleted_at is not None:
+            messages.append("This product is deleted: restore it first.")
         try:
             row.full_clean(exclude=["order"])
         except ValidationError as exc:
-            errors[f"line_items[{index}]"] = exc.messages
+            messages += exc.messages
+        if messages:
+            errors[f"line_items[{index}]"] = messages
         rows.append(row)
     if errors:
         raise ValidationError(errors)
-    LineItem.objects.bulk_create(rows)
+    return rows
 
 
-def _apply_totals(order: Order, items: list[LineItemInput], given: Mapping[str, Any]) -> None:
+def order_prepare(*, order: Order, **data: Any) -> Order:
+    """Fill and validate an order's own fields without saving (line items and totals apart).
+
+    Currency, phone and contact email default to the customer's, the country to the store's.
+    """
+    assign(order, ORDER_SPEC + ORDER_TOTALS_SPEC, data)
+    customer = order.customer if order.customer_id else None
+    if customer is None:
+        raise ValidationError({"customer": "Choose the order's customer."})
+    errors: dict[str, str] = {}
+    if "customer" in data and customer.deleted_at is not None:
+        errors["customer"] = "This customer is deleted: restore them first."
+    if not order.phone:
+        errors["phone"] = "The customer has no phone: enter one for this order."
+    try:
+        validate(order, exclude=[*errors, "subtotal_price", "total_price"])
+    except ValidationError as exc:
+        raise ValidationError(exc.update_error_dict(errors)) from None
+    if errors:
+        raise ValidationError(errors)
+    return order
+
+
+def order_prepare_items(
+    *,
+    order: Order,
+    line_items: Iterable[LineItemInput | Mapping],
+    totals_given: Iterable[str] = (),
+    new: bool = True,
+) -> list[LineItem]:
+    """Validate an order's line items and compute its totals (unless given): discounts may
+    not exceed the subtotal plus tax. Return the unsaved line item rows."""
+    items = _line_item_inputs(line_items)
+    rows = _line_item_rows(order, items, new=new)
     totals = order_totals(
-        line_items=[(i.quantity, i.product.price if i.price is None else i.price) for i in items],
+        line_items=[(item.quantity, item.unit_price) for item in items],
         total_tax=order.total_tax,
         taxes_included=order.taxes_included,
         total_discounts=order.total_discounts,
     )
-    if given.get("subtotal_price") is None:
+    if "subtotal_price" not in totals_given:
         order.subtotal_price = totals.subtotal_price
-    if given.get("total_price") is None:
+    if "total_price" not in totals_given:
         order.total_price = totals.total_price
-    if order.total_price < 0:
+    if order.total_price is not None and order.total_price < 0:
         raise ValidationError({"total_discounts": "Discounts cannot exceed the subtotal plus tax."})
+    return rows
+
+
+def _given_totals(data: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(name for name in ORDER_TOTALS if data.get(name) is not None)
+
+
+def _write_order(order: Order, line_items, data: Mapping[str, Any]) -> Order:
+    order_prepare(order=order, **data)
+    replace = line_items is not None
+    if line_items is None:
+        line_items = [
+            LineItemInput(product=li.product, quantity=li.quantity, price=li.price)
+            for li in order.line_items.select_related("product")
+        ]
+    rows = order_prepare_items(
+        order=order, line_items=line_items, totals_given=_given_totals(data), new=replace
+    )
+    validate(order)  # the totals too, now that they are known
+    _save(order)
+    if replace:
+        order.line_items.all().delete()
+        for row in rows:
+            row.order = order
+        LineItem.objects.bulk_create(rows)
+    return order
 
 
 @transaction.atomic
-def order_create(
-    *,
-    customer: Customer,
-    line_items: Iterable[LineItemInput | Mapping],
-    financial_status: str = Order.Status.PENDING,
-    ordered_at=None,
-    currency: str | None = None,
-    country_code: str | None = None,
-    total_tax: Decimal = ZERO,
-    taxes_included: bool = False,
-    total_discounts: Decimal = ZERO,
-    subtotal_price: Decimal | None = None,
-    total_price: Decimal | None = None,
-    phone: str | None = None,
-    contact_email: str | None = None,
-    customer_locale: str = "",
-) -> Order:
-    """Create an order with its line items in one transaction.
-
-    Currency, phone and contact email default to the customer's, the country to the
-    store's; subtotal and total are computed unless given.
-    """
-    items = _coerce_line_items(line_items)
-    _check_live(customer=customer, items=items)
-    order = Order(
-        customer=customer,
-        financial_status=financial_status,
-        ordered_at=ordered_at or timezone.now(),
-        currency=currency or customer.currency,
-        country_code=country_code or Store.load().country.code,
-        total_tax=ZERO if total_tax is None else total_tax,
-        taxes_included=bool(taxes_included),
-        total_discounts=ZERO if total_discounts is None else total_discounts,
-        subtotal_price=ZERO if subtotal_price is None else subtotal_price,
-        total_price=ZERO if total_price is None else total_price,
-        phone=customer.phone if phone is None else phone,
-        contact_email=customer.email if contact_email is None else contact_email,
-        customer_locale=customer_locale or "",
-    )
-    order.full_clean(exclude=["subtotal_price", "total_price"])
-    _apply_totals(order, items, {"subtotal_price": subtotal_price, "total_price": total_price})
-    _save(order)
-    _write_line_items(order, items)
-    return order
+def order_create(*, line_items: Iterable[LineItemInput | Mapping], **data: Any) -> Order:
+    """Create an order with its line items in one transaction; totals are computed unless
+    given."""
+    return _write_order(Order(), list(line_items), data)
 
 
 @transaction.atomic
@@ -348,23 +426,7 @@ def order_update(
 ) -> Order:
     """Update an order's fields; with line_items, replace them. Totals are recomputed
     unless given."""
-    _assign(order, data, ORDER_FIELDS + ORDER_TOTALS)
-    if line_items is not None:
-        items = _coerce_line_items(line_items)
-        _check_live(customer=data.get("customer"), items=items)
-    else:
-        _check_live(customer=data.get("customer"), items=None)
-        items = [
-            LineItemInput(product=li.product, quantity=li.quantity, price=li.price)
-            for li in order.line_items.select_related("product")
-        ]
-    order.full_clean(exclude=["subtotal_price", "total_price"])
-    _apply_totals(order, items, data)
-    _save(order)
-    if line_items is not None:
-        order.line_items.all().delete()
-        _write_line_items(order, items)
-    return order
+    return _write_order(order, None if line_items is None else list(line_items), data)
 
 
 def order_soft_delete(*, order: Order) -> Order:
@@ -378,19 +440,18 @@ def order_restore(*, order: Order) -> Order:
 # Products ------------------------------------------------------------------------------
 
 
+def product_prepare(*, product: Product, **data: Any) -> Product:
+    return _prepare(product, PRODUCT_SPEC, data)
+
+
 @transaction.atomic
 def product_create(**data: Any) -> Product:
-    product = Product()
-    _assign(product, data, PRODUCT_FIELDS)
-    _save(product)
-    return product
+    return _write(Product(), PRODUCT_SPEC, data)
 
 
 @transaction.atomic
 def product_update(*, product: Product, **data: Any) -> Product:
-    _assign(product, data, PRODUCT_FIELDS)
-    _save(product)
-    return product
+    return _write(product, PRODUCT_SPEC, data)
 
 
 def product_soft_delete(*, product: Product) -> Product:
@@ -404,19 +465,18 @@ def product_restore(*, product: Product) -> Product:
 # Categories ----------------------------------------------------------------------------
 
 
+def category_prepare(*, category: Category, **data: Any) -> Category:
+    return _prepare(category, CATEGORY_SPEC, data)
+
+
 @transaction.atomic
 def category_create(**data: Any) -> Category:
-    category = Category()
-    _assign(category, data, CATEGORY_FIELDS)
-    _save(category)
-    return category
+    return _write(Category(), CATEGORY_SPEC, data)
 
 
 @transaction.atomic
 def category_update(*, category: Category, **data: Any) -> Category:
-    _assign(category, data, CATEGORY_FIELDS)
-    _save(category)
-    return category
+    return _write(category, CATEGORY_SPEC, data)
 
 
 def category_soft_delete(*, category: Category) -> Category:
@@ -425,3 +485,57 @@ def category_soft_delete(*, category: Category) -> Category:
 
 def category_restore(*, category: Category) -> Category:
     return _mark_deleted(category, None)
+
+
+# Every entity's writes, for the doors that handle them alike (the admin, imports) ---------
+
+
+@dataclass(frozen=True)
+class Writes:
+    spec: tuple[Field, ...]
+    kwarg: str  # the keyword naming the record: customer_update(customer=...)
+    prepare: Callable[..., Any]
+    create: Callable[..., Any]
+    update: Callable[..., Any]
+    soft_delete: Callable[..., Any]
+    restore: Callable[..., Any]
+
+
+WRITES: dict[type[models.Model], Writes] = {
+    Customer: Writes(
+        spec=CUSTOMER_SPEC,
+        kwarg="customer",
+        prepare=customer_prepare,
+        create=customer_create,
+        update=customer_update,
+        soft_delete=customer_soft_delete,
+        restore=customer_restore,
+    ),
+    Order: Writes(
+        spec=ORDER_SPEC,
+        kwarg="order",
+        prepare=order_prepare,
+        create=order_create,
+        update=order_update,
+        soft_delete=order_soft_delete,
+        restore=order_restore,
+    ),
+    Product: Writes(
+        spec=PRODUCT_SPEC,
+        kwarg="product",
+        prepare=product_prepare,
+        create=product_create,
+        update=product_update,
+        soft_delete=product_soft_delete,
+        restore=product_restore,
+    ),
+    Category: Writes(
+        spec=CATEGORY_SPEC,
+        kwarg="category",
+        prepare=category_prepare,
+        create=category_create,
+        update=category_update,
+        soft_delete=category_soft_delete,
+        restore=category_restore,
+    ),
+}

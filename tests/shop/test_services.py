@@ -164,7 +164,7 @@ def test_soft_delete_and_restore_round_trip(store):
 
 def test_a_duplicate_email_that_races_past_validation_names_the_email_field(store, monkeypatch):
     CustomerFactory(email="race@example.com")
-    monkeypatch.setattr(services, "_check_email_free", lambda **kwargs: None)
+    monkeypatch.setattr(services, "validate", lambda instance, **kwargs: None)
     with pytest.raises(ValidationError) as exc:
         services.customer_create(email="RACE@example.com", first_name="R", last_name="C")
     assert exc.value.message_dict["email"] == ["A customer with this email already exists."]

@@ -1,0 +1,171 @@
+"""The services own each entity's write contract: every door shows the same defaults and the
+same errors, on the field they name."""
+
+from decimal import Decimal
+
+import pytest
+import tablib
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from shop import services
+from shop.api.services import api_key_create
+from shop.models import Customer, Order
+from shop.resources import OrderResource
+from tests.factories import CustomerFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(store):
+    _, key = api_key_create(name="ERP", scopes=["customers.write", "orders.write"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+def _admin_order(customer, product, **fields):
+    data = {
+        "customer": customer.pk,
+        "ordered_at_0": "2026-01-05",
+        "ordered_at_1": "10:00:00",
+        "financial_status": "successful",
+        "currency": "",
+        "country_code": "",
+        "total_tax": "0",
+        "taxes_included": "",
+        "total_discounts": "0",
+        "phone": "",
+        "contact_email": "",
+        "customer_locale": "",
+        "line_items-TOTAL_FORMS": "1",
+        "line_items-INITIAL_FORMS": "0",
+        "line_items-MIN_NUM_FORMS": "1",
+        "line_items-MAX_NUM_FORMS": "1000",
+        "line_items-0-product": product.pk,
+        "line_items-0-quantity": "1",
+        "line_items-0-price": "",
+    }
+    return {**data, **fields}
+
+
+def _import_order(customer, product, **cells):
+    row = {"customer_email": customer.email, "line_items": f"{product.handle} x 1", **cells}
+    data = tablib.Dataset(headers=list(row))
+    data.append(list(row.values()))
+    result = OrderResource().import_data(data, dry_run=True)
+    return {n: r.error_dict for n, r in ((r.number, r) for r in result.invalid_rows)}
+
+
+def test_every_door_takes_an_orders_currency_phone_and_email_from_its_customer(
+    admin_client, api, store
+):
+    customer = CustomerFactory(currency="SAR", phone="+966500000001", email="sara@example.com")
+    product = ProductFactory(price=Decimal("10.00"))
+
+    admin_client.post(reverse("admin:shop_order_add"), _admin_order(customer, product))
+    api.post(
+        "/api/v1/orders",
+        {"customer": customer.pk, "line_items": [{"product": product.pk, "quantity": 1}]},
+        format="json",
+    )
+    OrderResource().import_data(
+        tablib.Dataset(
+            ["sara@example.com", f"{product.handle} x 1"], headers=["customer_email", "line_items"]
+        ),
+        dry_run=False,
+    )
+
+    rows = Order.objects.values_list("currency", "phone", "contact_email", "country_code")
+    assert list(rows) == [("SAR", "+966500000001", "sara@example.com", "EG")] * 3
+
+
+def test_an_order_for_a_customer_without_phone_needs_one_at_every_door(admin_client, api, store):
+    customer = CustomerFactory(phone="")
+    product = ProductFactory()
+    message = "The customer has no phone: enter one for this order."
+
+    with pytest.raises(ValidationError) as exc:
+        services.order_create(customer=customer, line_items=[{"product": product, "quantity": 1}])
+    response = admin_client.post(reverse("admin:shop_order_add"), _admin_order(customer, product))
+    answer = api.post(
+        "/api/v1/orders",
+        {"customer": customer.pk, "line_items": [{"product": product.pk, "quantity": 1}]},
+        format="json",
+    )
+
+    assert exc.value.message_dict == {"phone": [message]}
+    assert response.context["adminform"].form.errors == {"phone": [message]}
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {"phone": [message]}
+    assert _import_order(customer, product) == {1: {"phone": [message]}}
+    assert Order.objects.count() == 0
+
+
+def test_discounts_above_the_total_are_refused_on_the_discounts_field(admin_client, store):
+    customer = CustomerFactory()
+    product = ProductFactory(price=Decimal("1.00"))
+    message = "Discounts cannot exceed the subtotal plus tax."
+
+    with pytest.raises(ValidationError) as exc:
+        services.order_create(
+            customer=customer,
+            line_items=[{"product": product, "quantity": 1}],
+            total_discounts=Decimal("5.00"),
+        )
+    response = admin_client.post(
+        reverse("admin:shop_order_add"), _admin_order(customer, product, total_discounts="5.00")
+    )
+
+    assert exc.value.message_dict == {"total_discounts": [message]}
+    assert response.context["inline_admin_formsets"][0].formset.non_form_errors() == [message]
+    assert _import_order(customer, product, total_discounts="5.00") == {
+        1: {"total_discounts": [message]}
+    }
+    assert Order.objects.count() == 0
+
+
+def test_a_duplicate_email_is_refused_on_the_email_field_at_every_door(admin_client, api, store):
+    CustomerFactory(email="taken@example.com")
+    message = "A customer with this email already exists."
+
+    with pytest.raises(ValidationError) as exc:
+        services.customer_create(email="TAKEN@example.com", first_name="A", last_name="B")
+    response = admin_client.post(
+        reverse("admin:shop_customer_add"),
+        {
+            "email": "Taken@Example.com",
+            "first_name": "A",
+            "last_name": "B",
+            "gender": "",
+            "currency": "",
+            "registered_at_0": "",
+            "registered_at_1": "",
+        },
+    )
+    answer = api.post(
+        "/api/v1/customers",
+        {"email": "taken@EXAMPLE.com", "first_name": "A", "last_name": "B"},
+        format="json",
+    )
+
+    assert exc.value.message_dict == {"email": [message]}
+    assert response.context["adminform"].form.errors == {"email": [message]}
+    assert answer.json()["errors"] == {"email": [message]}
+    assert Customer.objects.count() == 1
+
+
+def test_blank_optional_fields_take_the_specs_defaults_on_create(store):
+    customer = services.customer_create(
+        email=" nour@example.com ", first_name="Nour", last_name="H", gender="", currency=None
+    )
+    assert (customer.email, customer.gender, customer.currency) == (
+        "nour@example.com",
+        "unknown",
+        "EGP",
+    )
+    services.customer_update(customer=customer, currency="", gender="female")
+    customer.refresh_from_db()
+    assert (customer.gender, customer.currency) == ("female", "EGP")  # blank keeps on update
