@@ -73,6 +73,11 @@ class ImportExportAdmin(ImportExportMixin):
     formats = [CSV, XLSX]
     import_help = ""
 
+    def has_import_permission(self, request):
+        """An import adds and changes records: it needs both permissions (the add one through
+        IMPORT_EXPORT_IMPORT_PERMISSION_CODE)."""
+        return super().has_import_permission(request) and self.has_change_permission(request)
+
     def get_import_context_data(self, **kwargs):
         return {**super().get_import_context_data(**kwargs), "import_help": self.import_help}
 
@@ -165,6 +170,11 @@ class ServiceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_soft_delete_permission(self, request) -> bool:
+        """Soft delete and restore take the model's delete permission (there is no hard
+        delete)."""
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+
     def save_model(self, request, obj, form, change):
         if change:
             self.writes.update(**{self.writes.kwarg: obj}, **form.service_data())
@@ -173,7 +183,10 @@ class ServiceAdmin(admin.ModelAdmin):
             obj.pk = created.pk
             obj.__dict__.update(created.__dict__)
 
-    @admin.action(description="Delete selected (soft: hidden from the feed, restorable)")
+    @admin.action(
+        description="Delete selected (soft: hidden from the feed, restorable)",
+        permissions=["soft_delete"],
+    )
     def soft_delete_selected(self, request, queryset):
         rows = list(queryset.alive())
         for row in rows:
@@ -184,7 +197,7 @@ class ServiceAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Restore selected")
+    @admin.action(description="Restore selected", permissions=["soft_delete"])
     def restore_selected(self, request, queryset):
         rows = list(queryset.deleted())
         for row in rows:
@@ -224,6 +237,8 @@ class StoreAdmin(admin.ModelAdmin):
         visible = [
             m for m in quality.MODELS if request.user.has_perm(f"shop.view_{m._meta.model_name}")
         ]
+        if not visible:
+            raise PermissionDenied
         sections = quality.report(only=visible)
         for section in sections:
             url = reverse(f"admin:shop_{section.model._meta.model_name}_changelist")

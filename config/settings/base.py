@@ -182,3 +182,8 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
     },
 }
+
+# Store admin imports and exports: importing needs the model's add (and change) permission,
+# exporting its view permission; any staff member could do either without these.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
