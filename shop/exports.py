@@ -7,6 +7,7 @@ disk as they are appended) which is then streamed.
 """
 
 import csv
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 
@@ -32,15 +33,29 @@ def export_rows(resource, queryset, fields) -> Iterator[list]:
         yield resource.export_resource(obj, selected_fields=fields)
 
 
-def _text(value) -> str:
-    return "" if value is None else str(value)
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's list).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Numbers and phone numbers may start with + or -: they are kept as they are.
+PLAIN_NUMBER = re.compile(r"^[+-]?[0-9][0-9 ().,-]*$")
+
+
+def csv_cell(value) -> str:
+    """The cell's text, with a text that a spreadsheet would run as a formula prefixed with an
+    apostrophe, so that it shows as text. An import keeps the apostrophe: nothing is undone
+    silently."""
+    if value is None:
+        return ""
+    text = str(value)
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
 
 
 def csv_lines(headers: list[str], rows: Iterable[list]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(headers)  # A BOM, so spreadsheets read UTF-8.
     for row in rows:
-        yield writer.writerow([_text(v) for v in row])
+        yield writer.writerow([csv_cell(v) for v in row])
 
 
 def csv_response(filename: str, headers: list[str], rows: Iterable[list]):

@@ -2,6 +2,7 @@
 through the services, a dry run first, per-row errors, nothing written when a row fails,
 exports that stream."""
 
+import csv
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -367,3 +368,21 @@ def test_admin_exports_products_as_xlsx(admin_client, store):
     assert rows[0] == ("title", "handle", "price")
     assert rows[1][:2] == ("=HYPERLINK(1)", "formula")
     assert book.active["A2"].data_type == "s"
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tTab", "'\tTab"),
+        ("Nour", "Nour"),
+    ],
+)
+def test_csv_export_writes_formulas_as_text(admin_client, store, name, written):
+    CustomerFactory(first_name=name, phone="+201000000001")
+    response = _export(admin_client, "customer", "0", ["id", "first_name", "phone"])
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert rows[1][1:] == [written, "+201000000001"]
