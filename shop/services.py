@@ -15,6 +15,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from .models import ZERO, Category, Customer, LineItem, Order, Product, Store, store_currency
+from .validators import validate_past_date, validate_showable_date
 
 CENT = Decimal("0.01")
 
@@ -31,6 +32,8 @@ class Field:
 
     name: str
     default: Callable[[Mapping[str, Any]], Any] | None = None
+    # Checks of a given value beyond the model's own validators (e.g. dates in range).
+    check: Callable[[Any], None] | None = None
 
 
 def _now(values: Mapping[str, Any]) -> datetime:
@@ -62,12 +65,12 @@ CUSTOMER_SPEC = (
     Field("phone", _constant("")),
     Field("gender", _constant(Customer.Gender.UNKNOWN)),
     Field("currency", lambda values: store_currency()),
-    Field("registered_at", _now),
+    Field("registered_at", _now, check=validate_past_date),
     Field("accepts_marketing", _constant(False)),
 )
 ORDER_SPEC = (
     Field("customer"),
-    Field("ordered_at", _now),
+    Field("ordered_at", _now, check=validate_past_date),
     Field("financial_status", _constant(Order.Status.PENDING)),
     Field("currency", _from_customer("currency")),
     Field("country_code", _store_country),
@@ -91,7 +94,7 @@ PRODUCT_SPEC = (
     Field("quantity", _constant(0)),
     Field("image_url", _constant("")),
     Field("url", _constant("")),
-    Field("published_at"),
+    Field("published_at", check=validate_showable_date),
     Field("tags", _constant("")),
     Field("content", _constant("")),
 )
@@ -101,7 +104,7 @@ CATEGORY_SPEC = (
     Field("content", _constant("")),
     Field("parent"),
     Field("available", _constant(True)),
-    Field("published_at"),
+    Field("published_at", check=validate_showable_date),
 )
 STORE_SPEC = tuple(
     Field(name)
@@ -152,6 +155,7 @@ def assign(instance: models.Model, spec: Iterable[Field], data: Mapping[str, Any
         raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
     creating = instance._state.adding
     values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
     for field in spec:
         if field.name in data:
             value = data[field.name]
@@ -164,8 +168,15 @@ def assign(instance: models.Model, spec: Iterable[Field], data: Mapping[str, Any
             value = getattr(instance, field.name, None)
             values[field.name] = value
             continue
+        if field.check is not None and not _blank(value):
+            try:
+                field.check(value)
+            except ValidationError as exc:
+                errors[field.name] = exc.messages
         setattr(instance, field.name, value)
         values[field.name] = value
+    if errors:
+        raise ValidationError(errors)
 
 
 def validate(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:

@@ -2,11 +2,13 @@
 
 import re
 import zoneinfo
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+from django.utils import timezone
 
 
 @cache
@@ -62,3 +64,27 @@ validate_locale = RegexValidator(
 )
 
 ISO_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+
+# Dates a store can show in any time zone and that converted.in can read: past year 9999 a
+# date cannot be converted to a zone east of UTC, before 1900 some zones' rules are unknown.
+EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_DATE = datetime(9000, 1, 1, tzinfo=UTC)
+# How far ahead of the server's clock an order or a registration may be (clocks differ).
+CLOCK_SKEW = timedelta(days=1)
+
+
+def validate_showable_date(value: datetime) -> None:
+    if not isinstance(value, datetime) or timezone.is_naive(value):
+        return  # the field's own parsing reports what is not a date
+    if not EARLIEST_DATE <= value < LATEST_DATE:
+        raise ValidationError(
+            "Enter a date between 1900 and 8999.", code="date_out_of_range", params={}
+        )
+
+
+def validate_past_date(value: datetime) -> None:
+    """A date that has happened: an order's or a registration's."""
+    validate_showable_date(value)
+    if isinstance(value, datetime) and value > timezone.now() + CLOCK_SKEW:
+        raise ValidationError("This date is in the future.", code="date_in_future")

@@ -7,12 +7,13 @@ import pytest
 import tablib
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from shop import services
 from shop.api.services import api_key_create
 from shop.models import Customer, Order
-from shop.resources import OrderResource
+from shop.resources import CustomerResource, OrderResource
 from tests.factories import CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +170,64 @@ def test_blank_optional_fields_take_the_specs_defaults_on_create(store):
     services.customer_update(customer=customer, currency="", gender="female")
     customer.refresh_from_db()
     assert (customer.gender, customer.currency) == ("female", "EGP")  # blank keeps on update
+
+
+FAR_FUTURE = "9999-12-31T23:59:59Z"
+
+
+def test_dates_a_store_cannot_show_are_refused_on_their_field_at_every_door(api, store):
+    customer = CustomerFactory()
+    product = ProductFactory()
+    order = services.order_create(
+        customer=customer, line_items=[{"product": product, "quantity": 1}]
+    )
+    _, key = api_key_create(name="Catalogue", scopes=["products.write"])
+    catalogue = APIClient()
+    catalogue.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    answers = {
+        "registered_at": api.patch(
+            f"/api/v1/customers/{customer.pk}", {"registered_at": FAR_FUTURE}, format="json"
+        ),
+        "ordered_at": api.patch(
+            f"/api/v1/orders/{order.pk}", {"ordered_at": FAR_FUTURE}, format="json"
+        ),
+        "published_at": catalogue.patch(
+            f"/api/v1/products/{product.pk}", {"published_at": FAR_FUTURE}, format="json"
+        ),
+    }
+    data = tablib.Dataset(
+        ["late@example.com", "L", "M", "9999-12-31 23:59:59"],
+        headers=["email", "first_name", "last_name", "registered_at"],
+    )
+    imported = CustomerResource().import_data(data, dry_run=True)
+
+    for field, answer in answers.items():
+        assert answer.status_code == 400, field
+        assert list(answer.json()["errors"]) == [field]
+    assert imported.invalid_rows[0].error_dict == {
+        "registered_at": ["Enter a date between 1900 and 8999."]
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("1899-12-31T23:59:59Z", "Enter a date between 1900 and 8999."),
+        ("1900-01-01T00:00:00Z", None),
+        ("2030-01-01T00:00:00Z", "This date is in the future."),
+    ],
+)
+def test_an_orders_date_is_a_past_date_a_store_can_show(store, value, error):
+    customer = CustomerFactory()
+    product = ProductFactory()
+    try:
+        services.order_create(
+            customer=customer,
+            line_items=[{"product": product, "quantity": 1}],
+            ordered_at=parse_datetime(value),
+        )
+        found = None
+    except ValidationError as exc:
+        found = exc.message_dict["ordered_at"][0]
+    assert found == error
