@@ -11,8 +11,9 @@ from django.urls import path, reverse
 from django.utils.translation import ngettext
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
+from import_export.forms import ImportForm
 
-from . import exports, quality, services
+from . import exports, imports, quality, services
 from .models import Category, Customer, LineItem, Order, Product, Store
 from .resources import CustomerResource, OrderResource, ProductResource
 
@@ -67,10 +68,29 @@ class QualityFilter(admin.SimpleListFilter):
         return queryset.filter(check.condition)
 
 
+class LimitedImportForm(ImportForm):
+    """The import form, refusing a file over the import limits before it is parsed."""
+
+    def __init__(self, formats, resources, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.formats = formats
+
+    def clean(self):
+        data = super().clean()
+        upload, chosen = data.get("import_file"), data.get("format")
+        if upload is not None and chosen not in (None, ""):
+            try:
+                imports.check_upload(upload, binary=self.formats[int(chosen)]().is_binary())
+            except ValidationError as exc:
+                self.add_error("import_file", exc)
+        return data
+
+
 class ImportExportAdmin(ImportExportMixin):
     """CSV and XLSX import with a dry-run preview; exports stream."""
 
     formats = [CSV, XLSX]
+    import_form_class = LimitedImportForm
     import_help = ""
 
     def has_import_permission(self, request):

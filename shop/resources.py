@@ -15,11 +15,15 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+import tablib
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.text import slugify
 from import_export import fields, resources, widgets
+from import_export.results import Result
 
 from . import services
 from .models import Category, Customer, LineItem, Order, Product, Store
@@ -168,6 +172,20 @@ def render_line_items(order: Order) -> str:
     )
 
 
+def _merged(results: list[Result], *, total_rows: int) -> Result:
+    """One import result from the results of its batches."""
+    merged = results[0]
+    for result in results[1:]:
+        merged.rows += result.rows
+        merged.invalid_rows += result.invalid_rows
+        merged.error_rows += result.error_rows
+        merged.base_errors += result.base_errors
+        for kind, count in result.totals.items():
+            merged.totals[kind] += count
+    merged.total_rows = total_rows
+    return merged
+
+
 class ServiceResource(resources.ModelResource):
     """Parse rows with the widgets; the entity's service fills defaults, validates and saves
     (shop.services), so a row obeys the same rules as the admin's form. Imports run in one
@@ -199,6 +217,38 @@ class ServiceResource(resources.ModelResource):
                 errors.setdefault(name, messages)
         if errors:
             raise ValidationError(errors)
+
+    def import_data(
+        self,
+        dataset,
+        dry_run=False,
+        raise_errors=False,
+        use_transactions=None,
+        collect_failed_rows=False,
+        rollback_on_validation_errors=False,
+        **kwargs,
+    ):
+        """Check every row first, writing nothing and outside any transaction (so the database
+        stays free for the feed and other writers); then, unless this is a dry run or a row
+        failed, write the rows IMPORT_BATCH_ROWS to a transaction."""
+        checked = self.import_data_inner(
+            dataset, True, raise_errors, False, collect_failed_rows, **kwargs
+        )
+        if dry_run or checked.has_errors() or checked.has_validation_errors():
+            return checked
+        size = int(settings.IMPORT_BATCH_ROWS)
+        results = []
+        for start in range(0, len(dataset), size):
+            batch = tablib.Dataset(*dataset[start : start + size], headers=dataset.headers)
+            with transaction.atomic():
+                result = self.import_data_inner(
+                    batch, False, raise_errors, True, collect_failed_rows, **kwargs
+                )
+                results.append(result)
+                if result.has_errors() or result.has_validation_errors():
+                    transaction.set_rollback(True)
+                    break
+        return _merged(results, total_rows=len(dataset))
 
     def do_instance_save(self, instance, is_create):
         data = self.service_data(instance)

@@ -187,3 +187,11 @@ LOGGING = {
 # exporting its view permission; any staff member could do either without these.
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+# Limits on an imported file (store admin): its size, what an XLSX unpacks to, its rows and
+# the length of one cell. A larger file is refused before it is parsed.
+IMPORT_MAX_BYTES = 10_000_000
+IMPORT_MAX_UNPACKED_BYTES = 100_000_000
+IMPORT_MAX_ROWS = 50_000
+IMPORT_MAX_CELL_CHARS = 32_767
+# An import writes its rows this many to a transaction, once every row has passed its checks.
+IMPORT_BATCH_ROWS = 500

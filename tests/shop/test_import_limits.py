@@ -1,0 +1,158 @@
+"""Imports refuse files over the limits before parsing them, and write in batches."""
+
+import io
+import zipfile
+
+import pytest
+import tablib
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.urls import reverse
+from openpyxl import Workbook
+
+from shop import imports
+from shop.models import Customer
+from shop.resources import CustomerResource
+
+pytestmark = pytest.mark.django_db
+
+
+def _xlsx(rows) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _crafted(rows_xml: str) -> bytes:
+    """An XLSX whose sheet holds `rows_xml` after a header row, written straight into the zip
+    (as a hostile file would be, past what openpyxl itself writes)."""
+    source = io.BytesIO(_xlsx([["email"]]))
+    out = io.BytesIO()
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for member in original.infolist():
+            data = original.read(member)
+            if member.filename.endswith("sheet1.xml"):
+                data = data.replace(
+                    b"</row></sheetData>", b"</row>" + rows_xml.encode() + b"</sheetData>"
+                )
+            z.writestr(member, data)
+    return out.getvalue()
+
+
+def _rows(count: int) -> str:
+    return "".join(f'<row r="{i}"><c r="A{i}"><v>1</v></c></row>' for i in range(2, count + 2))
+
+
+def _check(content: bytes, name: str) -> str | None:
+    upload = SimpleUploadedFile(name, content)
+    try:
+        imports.check_upload(upload, binary=name.endswith(".xlsx"))
+    except ValidationError as exc:
+        return exc.messages[0]
+    return None
+
+
+def test_a_file_over_the_size_limit_is_refused(settings):
+    settings.IMPORT_MAX_BYTES = 1_000
+    assert _check(b"email\n" + b"a@example.com\n" * 100, "c.csv") == (
+        "The file is larger than 0 MB: split it into smaller files."
+    )
+
+
+def test_a_csv_with_too_many_rows_or_a_long_cell_is_refused(settings):
+    settings.IMPORT_MAX_ROWS = 10
+    settings.IMPORT_MAX_CELL_CHARS = 50
+    assert _check(b"email\n" + b"a@example.com\n" * 10, "ok.csv") is None
+    assert "more than 10 rows" in _check(b"email\n" + b"a@example.com\n" * 11, "rows.csv")
+    assert "longer than 50 characters" in _check(b"email\n" + b"a" * 51 + b"\n", "cell.csv")
+
+
+def test_an_xlsx_with_too_many_rows_or_a_long_cell_is_refused(settings):
+    settings.IMPORT_MAX_ROWS = 10
+    settings.IMPORT_MAX_CELL_CHARS = 50
+    assert _check(_xlsx([["email"]] + [["a@example.com"]] * 10), "ok.xlsx") is None
+    assert "more than 10 rows" in _check(_xlsx([["email"]] * 12), "rows.xlsx")
+    assert "longer than 50" in _check(_xlsx([["email"], ["a" * 51]]), "cell.xlsx")
+
+
+def test_an_xlsx_that_unpacks_past_the_limit_is_refused_unparsed(settings):
+    settings.IMPORT_MAX_UNPACKED_BYTES = 1_000_000
+    content = _crafted(
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>' + "a" * 2_000_000 + "</t></is></c></row>"
+    )
+    assert len(content) < 100_000
+    assert "unpacks to more than 1 MB" in _check(content, "bomb.xlsx")
+
+
+def test_an_xlsx_of_many_small_rows_is_refused_at_the_default_limits():
+    content = _crafted(_rows(60_000))
+    assert len(content) < 1_000_000
+    assert "more than 50,000 rows" in _check(content, "bomb.xlsx")
+
+
+def test_the_admin_shows_the_refusal_on_the_file_field(admin_client, store, settings):
+    settings.IMPORT_MAX_ROWS = 2
+    upload = SimpleUploadedFile("c.csv", b"email,first_name,last_name\n" + b"a@b.co,A,B\n" * 3)
+    response = admin_client.post(
+        reverse("admin:shop_customer_import"),
+        {"import_file": upload, "format": "0", "resource": "0"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "import_file": ["The file has more than 2 rows: split it into smaller files."]
+    }
+    assert Customer.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_checks_outside_a_transaction_then_writes_in_batches(
+    store, settings, monkeypatch
+):
+    settings.IMPORT_BATCH_ROWS = 2
+    seen = []
+    prepare = CustomerResource.prepare
+
+    def spy(self, instance):
+        seen.append(connection.in_atomic_block)
+        prepare(self, instance)
+
+    monkeypatch.setattr(CustomerResource, "prepare", spy)
+    data = tablib.Dataset(headers=["email", "first_name", "last_name"])
+    for n in range(5):
+        data.append([f"c{n}@example.com", "C", str(n)])
+
+    result = CustomerResource().import_data(data, dry_run=False)
+
+    assert not result.has_validation_errors()
+    assert result.totals["new"] == 5
+    assert len(result.rows) == 5
+    assert Customer.objects.count() == 5
+    # The check of every row runs outside a transaction; the writes in one per batch.
+    assert seen[:5] == [False] * 5
+    assert seen[5:] == [True] * 5
+
+
+def test_a_long_text_cell_of_a_normal_workbook_is_refused(settings):
+    settings.IMPORT_MAX_CELL_CHARS = 50
+    workbook = Workbook()
+    workbook.active.append(["email"])
+    workbook.active.append(["a" * 51])
+    out = io.BytesIO()
+    workbook.save(out)
+    assert "cell longer than 50 characters" in _check(out.getvalue(), "text.xlsx")
+
+
+def test_a_long_shared_string_is_refused(settings):
+    settings.IMPORT_MAX_CELL_CHARS = 50
+    source = io.BytesIO(_xlsx([["email"]]))
+    out = io.BytesIO()
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(out, "w") as z:
+        for member in original.infolist():
+            z.writestr(member, original.read(member))
+        z.writestr("xl/sharedStrings.xml", "<sst><si><t>" + "a" * 51 + "</t></si></sst>")
+    assert _check(out.getvalue(), "shared.xlsx") == "A cell is longer than 50 characters."
