@@ -1,7 +1,9 @@
 """Request logging and admin login protection."""
 
+import hashlib
 import json
 import logging
+import re
 import time
 
 from django.conf import settings
@@ -30,6 +32,28 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+# A path under /convertedin/ beyond the endpoint's name may hold a token a client put there
+# by mistake: logs keep the endpoint's name only.
+FEED_PATH = re.compile(r"^(/convertedin/[^/]*)/.+$")
+
+
+def loggable_path(path: str) -> str:
+    return FEED_PATH.sub(r"\1/…", path)
+
+
+class RedactFeedPaths(logging.Filter):
+    """Keep Django's own warnings ("Not Found: /convertedin/orders/<token>") from writing a
+    path under /convertedin/ beyond the endpoint's name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(loggable_path(a) if isinstance(a, str) else a for a in record.args)
+        request = getattr(record, "request", None)
+        if request is not None and hasattr(request, "path"):
+            record.request = None
+        return True
+
+
 class RequestLogMiddleware:
     """Log each request as one line: method, path (never the query string or body, where a
     token could be), status, duration and client address."""
@@ -45,7 +69,7 @@ class RequestLogMiddleware:
             extra={
                 "fields": {
                     "method": request.method,
-                    "path": request.path,
+                    "path": loggable_path(request.path),
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "client": ratelimit.client_ip(request),
@@ -53,6 +77,15 @@ class RequestLogMiddleware:
             },
         )
         return response
+
+
+def login_throttle_name(username: str) -> str:
+    """The username as Django authenticates it (the login form strips it, the backend matches
+    it NFKC-normalised and in its case), hashed: a cache key never holds raw input."""
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    name = AbstractBaseUser.normalize_username(username.strip())
+    return hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()
 
 
 class AdminLoginThrottleMiddleware:
@@ -69,7 +102,7 @@ class AdminLoginThrottleMiddleware:
         if request.method != "POST" or request.path != reverse("admin:login"):
             return self.get_response(request)
         ip = ratelimit.client_ip(request)
-        username = request.POST.get("username", "")[:150].lower()
+        username = login_throttle_name(request.POST.get("username", ""))
         keys = [(f"login-ip:{ip}", self.limit_ip), (f"login-user:{username}", self.limit_user)]
         for key, limit in keys:
             verdict = ratelimit.peek(key, limit=limit, window=self.window)
@@ -135,3 +168,52 @@ class StoreTimeZoneMiddleware:
         request.store = Store.load()
         with timezone.override(ZoneInfo(request.store.time_zone)):
             return self.get_response(request)
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in key or any("\x00" in v for v in values.getlist(key)) for key in values)
+
+
+class RefuseNulMiddleware:
+    """Refuse a query string or urlencoded form field holding a NUL character with 400: no
+    database stores one (PostgreSQL refuses it), so no filter, search or login may pass it
+    on. (JSON and multipart bodies are validated field by field by their views.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        found = _has_nul(request.GET)
+        if not found and request.content_type == "application/x-www-form-urlencoded":
+            try:
+                found = _has_nul(request.POST)
+            except Exception:  # noqa: BLE001 - an unreadable body is the view's to answer
+                found = False
+        if not found:
+            return self.get_response(request)
+        from .views import bad_request_for
+
+        return bad_request_for(request, "A parameter holds a NUL character.")
+
+
+class RefusePlainHttpMiddleware:
+    """With SECURE_SSL_REDIRECT on, a machine client that called the feed or the API over
+    plain HTTP gets a JSON 403 telling it to use HTTPS, not a redirect: its token or key has
+    already crossed the network in clear, and a redirected POST turns into a GET."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+            from .views import MACHINE_PREFIXES
+
+            if request.path.startswith(MACHINE_PREFIXES) and request.path != "/healthz":
+                return JsonResponse(
+                    {
+                        "message": "Use HTTPS: this endpoint refuses plain HTTP. "
+                        "Revoke any token or key sent over it."
+                    },
+                    status=403,
+                )
+        return self.get_response(request)

@@ -32,9 +32,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestLogMiddleware",
+    "config.middleware.RefusePlainHttpMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
+    "config.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -175,11 +177,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "config.middleware.JsonLinesFormatter"}},
+    "filters": {"redact_feed_paths": {"()": "config.middleware.RedactFeedPaths"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "request": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
+        "django.request": {"filters": ["redact_feed_paths"]},
     },
 }
 

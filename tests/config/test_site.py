@@ -168,3 +168,70 @@ def test_no_token_api_key_or_password_ever_reaches_the_logs(client, db, caplog):
     text = "\n".join(lines)
     for secret in (feed_secret, api_secret, api_secret[-20:], password):
         assert secret not in text
+
+
+def test_a_token_in_a_feed_path_never_reaches_the_logs(client, db, caplog):
+    from config.middleware import JsonLinesFormatter
+
+    secret = "token-in-the-path-8c1d"
+    with caplog.at_level(logging.DEBUG):
+        response = client.post(f"/convertedin/orders/{secret}", {"page": "1"})
+    assert response.status_code == 404
+    lines = [JsonLinesFormatter().format(record) for record in caplog.records]
+    assert any("/convertedin/orders/…" in line for line in lines)
+    assert not [line for line in lines if secret in line]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/shop/customer/?currency__exact=%00",
+        "/admin/shop/order/?financial_status__exact=%00",
+        "/admin/shop/product/?vendor=%00",
+        "/admin/autocomplete/?app_label=shop&model_name=order&field_name=customer&term=%00",
+        "/admin/shop/customer/?q=a%00b",
+    ],
+)
+def test_a_nul_in_an_admin_query_is_a_400(admin_client, url):
+    response = admin_client.get(url)
+    assert response.status_code == 400
+    assert b"NUL" in response.content
+
+
+def test_a_nul_in_an_api_query_is_a_json_400(client, db):
+    response = client.get("/api/v1/customers?query=%00")
+    assert response.status_code == 400
+    assert response.json() == {"message": "A parameter holds a NUL character."}
+
+
+def test_a_nul_in_a_login_name_is_refused_not_a_database_error(client, db):
+    url = reverse("admin:login")
+    as_form = client.post(url, {"username": "u\x00", "password": "x"})
+    urlencoded = client.post(
+        url, "username=u%00&password=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert as_form.status_code == 200  # the login form refuses it: "Null characters..."
+    assert "Null characters are not allowed" in as_form.content.decode()
+    assert urlencoded.status_code == 400
+
+
+@pytest.mark.parametrize("variant", [" boss", "boss ", "\tboss", "   boss   "])
+def test_a_locked_login_stays_locked_however_the_name_is_padded(
+    client, django_user_model, settings, variant
+):
+    settings.ADMIN_LOGIN_FAILURES_PER_USER = 3
+    django_user_model.objects.create_superuser("boss", "", "right-password-123")
+    url = reverse("admin:login")
+    for _ in range(3):
+        client.post(url, {"username": "boss", "password": "wrong"})
+    response = client.post(url, {"username": variant, "password": "right-password-123"})
+    assert response.status_code == 429
+
+
+@pytest.mark.parametrize("path", ["/convertedin/orders", "/api/v1/customers"])
+def test_plain_http_to_a_machine_endpoint_is_a_json_403_not_a_redirect(client, db, settings, path):
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.post(path, {"token": "x"})
+    assert response.status_code == 403
+    assert "Use HTTPS" in response.json()["message"]
+    assert client.get("/admin/").status_code == 301  # people are still sent to HTTPS
