@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Lower
@@ -22,6 +22,8 @@ from .validators import (
 ZERO = Decimal("0.00")
 MONEY = {"max_digits": 14, "decimal_places": 2}
 CURRENCY_SHAPE = Q(currency__regex=r"^[A-Z]{3}$")
+# The largest integer PostgreSQL's integer column holds; SQLite is held to it too.
+MAX_INT = 2_147_483_647
 
 
 def money_field(verbose_name: str, **kwargs) -> models.DecimalField:
@@ -274,7 +276,9 @@ class Product(models.Model):
         blank=True,
         validators=[MinValueValidator(ZERO)],
     )
-    quantity = models.PositiveIntegerField("quantity in stock", default=0)
+    quantity = models.PositiveIntegerField(
+        "quantity in stock", default=0, validators=[MaxValueValidator(MAX_INT)]
+    )
     image_url = models.URLField("image URL", max_length=500, blank=True, default="")
     url = models.URLField("product page URL", max_length=500, blank=True, default="")
     published_at = models.DateTimeField(
@@ -397,7 +401,9 @@ class Order(models.Model):
 class LineItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="line_items")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
-    quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    quantity = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_INT)]
+    )
     price = money_field("unit price")
     title = models.CharField(max_length=255, blank=True, default="")
     sku = models.CharField("SKU", max_length=64, blank=True, default="")

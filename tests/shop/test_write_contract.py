@@ -231,3 +231,15 @@ def test_an_orders_date_is_a_past_date_a_store_can_show(store, value, error):
     except ValidationError as exc:
         found = exc.message_dict["ordered_at"][0]
     assert found == error
+
+
+def test_quantities_have_the_same_bounds_on_every_database(store):
+    product = ProductFactory()
+    with pytest.raises(ValidationError) as on_item:
+        services.order_create(
+            customer=CustomerFactory(), line_items=[{"product": product, "quantity": 2**31}]
+        )
+    with pytest.raises(ValidationError) as on_stock:
+        services.product_update(product=product, quantity=2**31)
+    assert "line_items[0]" in on_item.value.message_dict
+    assert "quantity" in on_stock.value.message_dict
