@@ -3,8 +3,9 @@
     {"status": 400, "code": "invalid", "message": "...", "errors": {"email": ["..."]}}
 
 `errors` names the fields or query parameters at fault (empty for other failures).
-DRF's exception handler does the work; this adds the conversions it lacks (the services'
-ValidationError, database conflicts, oversized bodies) and renders its answers in the shape.
+DRF's exception handler does the work; this converts what it does not know (the services'
+ValidationError, with DRF's `as_serializer_error`; database conflicts; oversized bodies) and
+renders its answers in the shape.
 """
 
 import logging
@@ -16,13 +17,11 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 logger = logging.getLogger("shop.api")
-
-# A unique constraint that raced past validation, and the field the client should fix.
-CONSTRAINT_FIELDS = {"customer_email_ci_unique": "email"}
 
 
 class Conflict(exceptions.APIException):
@@ -37,32 +36,19 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
-def _field_name(name: str) -> str:
-    return api_settings.NON_FIELD_ERRORS_KEY if name == NON_FIELD_ERRORS else name
-
-
-def _from_integrity_error(exc: Exception) -> exceptions.APIException:
-    text = str(exc)
-    for constraint, field in CONSTRAINT_FIELDS.items():
-        if constraint in text:
-            return exceptions.ValidationError({field: ["This value is already taken."]})
-    return Conflict()
-
-
-def translate(exc: Exception) -> Exception:
-    """Turn the domain's and Django's exceptions into DRF's."""
+def _from_django(exc: Exception) -> Exception:
+    """Turn the services' and Django's exceptions into DRF's."""
     if isinstance(exc, django_exceptions.ValidationError):
-        if hasattr(exc, "error_dict"):
-            return exceptions.ValidationError(
-                {_field_name(name): messages for name, messages in exc.message_dict.items()}
-            )
-        # The services raise a bare message only when the database refused a write that
-        # passed validation: a concurrent request got there first.
-        if exc.__cause__ is not None:
-            return _from_integrity_error(exc.__cause__)
-        return Conflict(detail=" ".join(exc.messages))
+        # The services name the field of a unique constraint a concurrent write won; any
+        # other write the database refused is a conflict with that write.
+        if not hasattr(exc, "error_dict") and isinstance(exc.__cause__, IntegrityError):
+            return Conflict()
+        errors = as_serializer_error(exc)
+        if NON_FIELD_ERRORS in errors:
+            errors[api_settings.NON_FIELD_ERRORS_KEY] = errors.pop(NON_FIELD_ERRORS)
+        return exceptions.ValidationError(detail=errors)
     if isinstance(exc, IntegrityError):
-        return _from_integrity_error(exc)
+        return Conflict()
     if isinstance(exc, django_exceptions.RequestDataTooBig):
         return RequestTooLarge()
     if isinstance(exc, django_exceptions.SuspiciousOperation):
@@ -75,7 +61,7 @@ def error_body(status_code: int, code: str, message: str, errors=None) -> dict:
 
 
 def api_exception_handler(exc, context):
-    exc = translate(exc)
+    exc = _from_django(exc)
     response = exception_handler(exc, context)
     if response is None:
         logger.error("Unhandled error in %s", context.get("view"), exc_info=exc)
@@ -84,11 +70,11 @@ def api_exception_handler(exc, context):
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     if isinstance(exc, exceptions.ValidationError):
-        detail = exc.detail
-        if not isinstance(detail, dict):
-            detail = {api_settings.NON_FIELD_ERRORS_KEY: detail}
         response.data = error_body(
-            response.status_code, "invalid", "The request has invalid values.", detail
+            response.status_code,
+            "invalid",
+            "The request has invalid values.",
+            as_serializer_error(exc),
         )
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"

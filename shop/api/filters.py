@@ -132,13 +132,22 @@ class IdFilter(DocumentedFilter):
         super().__init__(*args, **kwargs)
 
 
-class DateFilter(DocumentedFilter):
+class DayFilter(DocumentedFilter):
+    """Records whose date-time `field_name` falls on or after (`since`) or on or before a
+    day, in UTC; `subject` says what happened then."""
+
     field_class = forms.DateField
     schema = {"type": "string", "format": "date"}
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
-        super().__init__(*args, **kwargs)
+    def __init__(self, field_name: str, *, subject: str, since: bool):
+        super().__init__(
+            field_name=field_name,
+            lookup_expr="date__gte" if since else "date__lte",
+            input_formats=["%Y-%m-%d"],
+            help_text=(
+                f"{subject} on or {'after' if since else 'before'} this date (UTC), YYYY-MM-DD."
+            ),
+        )
 
 
 class DateTimeFilter(DocumentedFilter):
@@ -177,6 +186,9 @@ class OrderingFilter(DocumentedFilter, django_filters.OrderingFilter):
     def __init__(self, *args, fields, **kwargs):
         names = [name for name in fields]
         self.schema = {"type": "string", "enum": [*names, *(f"-{n}" for n in names)]}
+        kwargs.setdefault(
+            "help_text", "Sort order; a leading - reverses it. Ties are broken by id."
+        )
         super().__init__(*args, fields=fields, **kwargs)
 
     def filter(self, qs, value):
@@ -248,24 +260,13 @@ class CustomerFilterSet(SoftDeleteFilterSet):
         help_text="true: customers with a successful order (in `currency` if given); "
         "false: customers without one.",
     )
-    created_from = DateFilter(
-        field_name="created_at",
-        lookup_expr="date__gte",
-        help_text="Created on or after this date (UTC), YYYY-MM-DD.",
-    )
-    created_to = DateFilter(
-        field_name="created_at",
-        lookup_expr="date__lte",
-        help_text="Created on or before this date (UTC), YYYY-MM-DD.",
-    )
+    created_from = DayFilter("created_at", subject="Created", since=True)
+    created_to = DayFilter("created_at", subject="Created", since=False)
     product = IdFilter(
         method="filter_product",
         help_text="Only customers who bought this product (id) in a successful order.",
     )
-    ordering = OrderingFilter(
-        fields=("id", "created_at", "updated_at"),
-        help_text="Sort order; a leading - reverses it. Ties are broken by id.",
-    )
+    ordering = OrderingFilter(fields=("id", "created_at", "updated_at"))
 
     class Meta:
         model = Customer
@@ -306,16 +307,8 @@ class OrderFilterSet(SoftDeleteFilterSet):
         example="EG",
         help_text="ISO 3166-1 alpha-2 country code, in any letter case.",
     )
-    ordered_from = DateFilter(
-        field_name="ordered_at",
-        lookup_expr="date__gte",
-        help_text="Ordered on or after this date (UTC), YYYY-MM-DD.",
-    )
-    ordered_to = DateFilter(
-        field_name="ordered_at",
-        lookup_expr="date__lte",
-        help_text="Ordered on or before this date (UTC), YYYY-MM-DD.",
-    )
+    ordered_from = DayFilter("ordered_at", subject="Ordered", since=True)
+    ordered_to = DayFilter("ordered_at", subject="Ordered", since=False)
     product = IdFilter(method="filter_product", help_text="Orders with this product (id).")
     min_total = AmountFilter(
         field_name="total_price", lookup_expr="gte", help_text="Total at least this amount."
@@ -324,8 +317,7 @@ class OrderFilterSet(SoftDeleteFilterSet):
         field_name="total_price", lookup_expr="lte", help_text="Total at most this amount."
     )
     ordering = OrderingFilter(
-        fields=("id", "ordered_at", "created_at", "updated_at", "total_price"),
-        help_text="Sort order; a leading - reverses it. Ties are broken by id.",
+        fields=("id", "ordered_at", "created_at", "updated_at", "total_price")
     )
 
     class Meta:
@@ -347,10 +339,7 @@ class ProductFilterSet(SoftDeleteFilterSet):
     query = TextFilter(
         method="filter_query", help_text="Partial match on the title, handle or SKU."
     )
-    ordering = OrderingFilter(
-        fields=("id", "title", "price", "created_at", "updated_at"),
-        help_text="Sort order; a leading - reverses it. Ties are broken by id.",
-    )
+    ordering = OrderingFilter(fields=("id", "title", "price", "created_at", "updated_at"))
 
     class Meta:
         model = Product
@@ -370,10 +359,7 @@ class ProductFilterSet(SoftDeleteFilterSet):
 class CategoryFilterSet(SoftDeleteFilterSet):
     parent = IdFilter(field_name="parent_id", help_text="Direct subcategories of this category.")
     query = TextFilter(method="filter_query", help_text="Partial match on the title or handle.")
-    ordering = OrderingFilter(
-        fields=("id", "title", "created_at", "updated_at"),
-        help_text="Sort order; a leading - reverses it. Ties are broken by id.",
-    )
+    ordering = OrderingFilter(fields=("id", "title", "created_at", "updated_at"))
 
     class Meta:
         model = Category

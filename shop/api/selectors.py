@@ -4,25 +4,15 @@ from django.db.models import Prefetch, QuerySet
 
 from shop.models import Category, Customer, LineItem, Order, Product
 
-MAX_ID = 2**63 - 1
-
-
-def _one(queryset: QuerySet, *, pk: int, include_deleted: bool):
-    if not 1 <= pk <= MAX_ID:
-        return None
-    if not include_deleted:
-        queryset = queryset.alive()
-    return queryset.filter(pk=pk).first()
-
 
 def customers_for_api() -> QuerySet[Customer]:
     """Every customer, deleted too; the filter set adds order stats and liveness."""
     return Customer.objects.order_by("id")
 
 
-def customer_for_api(*, pk: int, include_deleted: bool = False, currency: str | None = None):
-    queryset = Customer.objects.with_order_stats(currency=currency)
-    return _one(queryset, pk=pk, include_deleted=include_deleted)
+def customers_with_stats_for_api(*, currency: str | None = None) -> QuerySet[Customer]:
+    """Every customer, deleted too, with order stats (in `currency` if given)."""
+    return Customer.objects.with_order_stats(currency=currency).order_by("id")
 
 
 def orders_for_api() -> QuerySet[Order]:
@@ -31,21 +21,9 @@ def orders_for_api() -> QuerySet[Order]:
     )
 
 
-def order_for_api(*, pk: int, include_deleted: bool = False):
-    return _one(orders_for_api(), pk=pk, include_deleted=include_deleted)
-
-
 def products_for_api() -> QuerySet[Product]:
     return Product.objects.order_by("id")
 
 
-def product_for_api(*, pk: int, include_deleted: bool = False):
-    return _one(products_for_api(), pk=pk, include_deleted=include_deleted)
-
-
 def categories_for_api() -> QuerySet[Category]:
     return Category.objects.order_by("id")
-
-
-def category_for_api(*, pk: int, include_deleted: bool = False):
-    return _one(categories_for_api(), pk=pk, include_deleted=include_deleted)

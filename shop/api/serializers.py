@@ -1,7 +1,8 @@
 """Input and output serializers of the REST API.
 
-Output serializers render records. Input serializers only parse and validate what a client
-may set; the views pass their `validated_data` to the services in `shop.services`.
+Output serializers render records. Input serializers only parse what a client may set, with
+the model's field types and validators; the views pass their `validated_data` to the services
+in `shop.services`, which fill defaults and decide the rest.
 """
 
 from collections.abc import Mapping
@@ -11,33 +12,39 @@ from rest_framework import serializers
 from shop import services
 from shop.models import MONEY, Category, Customer, LineItem, Order, Product
 
-MAX_QUANTITY = 2_147_483_647
+TIMESTAMPS = ("created_at", "updated_at", "deleted_at")
 
 
-class StrictInputMixin:
+class LiveRecordField(serializers.PrimaryKeyRelatedField):
+    """The id of a record that is not soft-deleted."""
+
+    def get_queryset(self):
+        return super().get_queryset().alive()
+
+
+class InputSerializer(serializers.ModelSerializer):
     """Refuse fields a client may not set (400 naming each) instead of ignoring them."""
 
-    read_only_names: frozenset[str] = frozenset()
+    # Meta.fields are the fields a client may set, parsed as the model defines them; a field
+    # of Meta.output (the output serializer) is refused as read-only, any other as unknown.
+    serializer_related_field = LiveRecordField
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
             extra = [name for name in data if name not in self.fields]
             if extra:
+                shown = self.Meta.output.Meta.fields
                 raise serializers.ValidationError(
                     {
                         name: [
                             "This field is read-only."
-                            if name in self.read_only_names
+                            if name in shown
                             else "This field is not known."
                         ]
                         for name in extra
                     }
                 )
         return super().to_internal_value(data)
-
-
-def read_only_names(output: type[serializers.ModelSerializer], fields) -> frozenset[str]:
-    return frozenset(output.Meta.fields) - frozenset(fields)
 
 
 # Customers ------------------------------------------------------------------------------
@@ -60,34 +67,21 @@ class CustomerSerializer(serializers.ModelSerializer):
         model = Customer
         fields = [
             "id",
-            "email",
-            "first_name",
-            "last_name",
-            "phone",
-            "gender",
-            "currency",
-            "registered_at",
-            "accepts_marketing",
+            *services.CUSTOMER_FIELDS,
             "orders_count",
             "total_spent",
             "first_order_at",
             "last_order_at",
-            "created_at",
-            "updated_at",
-            "deleted_at",
+            *TIMESTAMPS,
         ]
         read_only_fields = fields
 
 
-CUSTOMER_INPUT = list(services.CUSTOMER_FIELDS)
-
-
-class CustomerInputSerializer(StrictInputMixin, serializers.ModelSerializer):
-    read_only_names = read_only_names(CustomerSerializer, CUSTOMER_INPUT)
-
+class CustomerInputSerializer(InputSerializer):
     class Meta:
         model = Customer
-        fields = CUSTOMER_INPUT
+        fields = services.CUSTOMER_FIELDS
+        output = CustomerSerializer
         extra_kwargs = {"currency": {"help_text": "ISO 4217 code; the store's by default."}}
 
 
@@ -112,59 +106,39 @@ class OrderSerializer(serializers.ModelSerializer):
         model = Order
         fields = [
             "id",
-            "customer",
-            "ordered_at",
-            "financial_status",
-            "currency",
-            "country_code",
-            "subtotal_price",
-            "total_tax",
-            "taxes_included",
-            "total_discounts",
-            "total_price",
-            "phone",
-            "contact_email",
-            "customer_locale",
+            *services.ORDER_FIELDS,
+            *services.ORDER_TOTALS,
             "line_items",
-            "created_at",
-            "updated_at",
-            "deleted_at",
+            *TIMESTAMPS,
         ]
         read_only_fields = fields
 
 
-class LineItemInputSerializer(StrictInputMixin, serializers.Serializer):
-    read_only_names = read_only_names(LineItemSerializer, ["product", "quantity", "price"])
-
-    product = serializers.PrimaryKeyRelatedField(
-        queryset=Product.objects.alive(), help_text="A live product's id."
-    )
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-    price = serializers.DecimalField(
-        **MONEY, min_value=0, required=False, help_text="Unit price; the product's by default."
-    )
-
-
-ORDER_INPUT = [*services.ORDER_FIELDS, "line_items"]
+class LineItemInputSerializer(InputSerializer):
+    class Meta:
+        model = LineItem
+        fields = ["product", "quantity", "price"]
+        output = LineItemSerializer
+        extra_kwargs = {
+            "product": {"help_text": "A live product's id."},
+            "quantity": {"required": True},
+            "price": {"help_text": "Unit price; the product's by default."},
+        }
 
 
-class OrderInputSerializer(StrictInputMixin, serializers.ModelSerializer):
-    read_only_names = read_only_names(OrderSerializer, ORDER_INPUT)
-
-    customer = serializers.PrimaryKeyRelatedField(
-        queryset=Customer.objects.alive(), help_text="A live customer's id."
-    )
+class OrderInputSerializer(InputSerializer):
     line_items = LineItemInputSerializer(
         many=True,
-        allow_empty=False,
         max_length=500,
-        help_text="The order's line items; on update, they replace the old ones.",
+        help_text="The order's line items (one at least); on update, they replace the old ones.",
     )
 
     class Meta:
         model = Order
-        fields = ORDER_INPUT
+        fields = [*services.ORDER_FIELDS, "line_items"]
+        output = OrderSerializer
         extra_kwargs = {
+            "customer": {"help_text": "A live customer's id."},
             "currency": {"required": False, "help_text": "The customer's currency by default."},
             "country_code": {"required": False, "help_text": "The store's country by default."},
             "phone": {"required": False, "help_text": "The customer's phone by default."},
@@ -182,77 +156,30 @@ class ProductSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = [
-            "id",
-            "title",
-            "handle",
-            "sku",
-            "category",
-            "content",
-            "vendor",
-            "price",
-            "compare_at_price",
-            "quantity",
-            "image_url",
-            "url",
-            "published_at",
-            "tags",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-        ]
+        fields = ["id", *services.PRODUCT_FIELDS, *TIMESTAMPS]
         read_only_fields = fields
 
 
-PRODUCT_INPUT = list(services.PRODUCT_FIELDS)
-
-
-class ProductInputSerializer(StrictInputMixin, serializers.ModelSerializer):
-    read_only_names = read_only_names(ProductSerializer, PRODUCT_INPUT)
-
-    category = serializers.PrimaryKeyRelatedField(
-        queryset=Category.objects.alive(),
-        allow_null=True,
-        required=False,
-        help_text="A live category's id, or null.",
-    )
-
+class ProductInputSerializer(InputSerializer):
     class Meta:
         model = Product
-        fields = PRODUCT_INPUT
+        fields = services.PRODUCT_FIELDS
+        output = ProductSerializer
+        extra_kwargs = {"category": {"help_text": "A live category's id, or null."}}
 
 
 class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
-        fields = [
-            "id",
-            "title",
-            "handle",
-            "content",
-            "parent",
-            "available",
-            "published_at",
-            "created_at",
-            "updated_at",
-            "deleted_at",
-        ]
+        fields = ["id", *services.CATEGORY_FIELDS, *TIMESTAMPS]
         read_only_fields = fields
 
 
-CATEGORY_INPUT = list(services.CATEGORY_FIELDS)
-
-
-class CategoryInputSerializer(StrictInputMixin, serializers.ModelSerializer):
-    read_only_names = read_only_names(CategorySerializer, CATEGORY_INPUT)
-
-    parent = serializers.PrimaryKeyRelatedField(
-        queryset=Category.objects.alive(),
-        allow_null=True,
-        required=False,
-        help_text="A live category's id, or null for a top-level category.",
-    )
-
+class CategoryInputSerializer(InputSerializer):
     class Meta:
         model = Category
-        fields = CATEGORY_INPUT
+        fields = services.CATEGORY_FIELDS
+        output = CategorySerializer
+        extra_kwargs = {
+            "parent": {"help_text": "A live category's id, or null for a top-level category."}
+        }

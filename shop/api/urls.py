@@ -2,37 +2,20 @@
 
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
 
 from . import views
 from .exceptions import not_found
 
-v1 = [
-    path("customers", views.CustomerListApi.as_view(), name="api-customer-list"),
-    path("customers/<int:pk>", views.CustomerDetailApi.as_view(), name="api-customer-detail"),
-    path(
-        "customers/<int:pk>/restore",
-        views.CustomerRestoreApi.as_view(),
-        name="api-customer-restore",
-    ),
-    path("orders", views.OrderListApi.as_view(), name="api-order-list"),
-    path("orders/<int:pk>", views.OrderDetailApi.as_view(), name="api-order-detail"),
-    path("orders/<int:pk>/restore", views.OrderRestoreApi.as_view(), name="api-order-restore"),
-    path("products", views.ProductListApi.as_view(), name="api-product-list"),
-    path("products/<int:pk>", views.ProductDetailApi.as_view(), name="api-product-detail"),
-    path(
-        "products/<int:pk>/restore", views.ProductRestoreApi.as_view(), name="api-product-restore"
-    ),
-    path("categories", views.CategoryListApi.as_view(), name="api-category-list"),
-    path("categories/<int:pk>", views.CategoryDetailApi.as_view(), name="api-category-detail"),
-    path(
-        "categories/<int:pk>/restore",
-        views.CategoryRestoreApi.as_view(),
-        name="api-category-restore",
-    ),
-]
+# /v1/customers, /v1/customers/<id> and /v1/customers/<id>/restore, and so on.
+v1 = SimpleRouter(trailing_slash=False)
+v1.register("customers", views.CustomerViewSet, basename="api-customer")
+v1.register("orders", views.OrderViewSet, basename="api-order")
+v1.register("products", views.ProductViewSet, basename="api-product")
+v1.register("categories", views.CategoryViewSet, basename="api-category")
 
 urlpatterns = [
-    path("v1/", include(v1)),
+    path("v1/", include(v1.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("auth/", include("rest_framework.urls")),

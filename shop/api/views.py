@@ -1,8 +1,10 @@
 """Thin views of the REST API: parse input, call a selector or a service, render.
 
-Each resource has a list view (GET list, POST create), a detail view (GET, PUT, PATCH,
-DELETE = soft delete) and a restore view (POST).
+One viewset a resource: list, create, retrieve, update (PUT and PATCH), destroy (a soft
+delete) and restore. The services write; every answer renders the record as it then is.
 """
+
+from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -14,21 +16,20 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import status
+from rest_framework import status, viewsets
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from shop import services
-from shop.models import Category, Customer, Order, Product
 
 from . import selectors
 from .authentication import ApiKeyAuthentication
 from .exceptions import ErrorSerializer, api_exception_handler
 from .filters import (
+    MAX_ID,
     CategoryFilterSet,
     CodeField,
     CustomerFilterSet,
@@ -39,7 +40,7 @@ from .filters import (
 )
 from .pagination import PageNumberPagination
 from .parsers import LimitedJSONParser
-from .permissions import HasScopeOrStaffPermission
+from .permissions import RestorePermission, ScopeOrModelPermission
 from .serializers import (
     CategoryInputSerializer,
     CategorySerializer,
@@ -97,348 +98,298 @@ def query_value(request, name: str, field):
         raise ValidationError({name: exc.messages}) from exc
 
 
-class ApiView(APIView):
-    """Keys or staff sessions, scopes, rate limits, JSON bodies and one error shape."""
+def operations(resource: str, noun: str, output, input_, *, scope: str = "", retrieve=()):
+    """Describe a resource's operations in the OpenAPI schema, for extend_schema_view;
+    `retrieve` adds query parameters to the detail's GET."""
+    scope = scope or resource
+    read = f"Needs the `{scope}.read` scope (staff: the view permission)."
+    write = f"Needs the `{scope}.write` scope (staff: the matching model permission)."
+    record_id = OpenApiParameter(
+        "id", OpenApiTypes.INT, OpenApiParameter.PATH, description=f"The {noun}'s id."
+    )
+    detail = [record_id, INCLUDE_DELETED]
+
+    def operation(name: str, summary: str, description: str, **kwargs):
+        return extend_schema(
+            operation_id=f"{resource}_{name}",
+            summary=summary,
+            description=description,
+            tags=[resource],
+            **kwargs,
+        )
+
+    def change(name: str, summary: str):
+        return operation(
+            name,
+            summary,
+            write,
+            parameters=detail,
+            request=input_,
+            responses={200: output, **errors(*WRITE_ERRORS, detail=True)},
+        )
+
+    return {
+        "list": operation(
+            "list",
+            f"List {resource}",
+            f"A page of {resource}, filtered and sorted. {read}",
+            responses={200: output(many=True), **errors(*READ_ERRORS)},
+        ),
+        "create": operation(
+            "create",
+            f"Create a {noun}",
+            write,
+            request=input_,
+            responses={201: output, **errors(*WRITE_ERRORS)},
+        ),
+        "retrieve": operation(
+            "retrieve",
+            f"Get a {noun}",
+            read,
+            parameters=[*detail, *retrieve],
+            responses={200: output, **errors(*READ_ERRORS, detail=True)},
+        ),
+        "update": change("update", f"Replace a {noun}'s fields"),
+        "partial_update": change("partial_update", f"Change some of a {noun}'s fields"),
+        "destroy": operation(
+            "destroy",
+            f"Delete a {noun} (soft)",
+            f"Hide the {noun}; restore brings it back. {write}",
+            parameters=detail,
+            responses={204: None, **errors(*READ_ERRORS, detail=True)},
+        ),
+        "restore": operation(
+            "restore",
+            f"Restore a soft-deleted {noun}",
+            write,
+            parameters=[record_id],
+            request=None,
+            responses={200: output, **errors(*READ_ERRORS, detail=True)},
+        ),
+    }
+
+
+class RecordViewSet(viewsets.ModelViewSet):
+    """Keys or staff sessions, scopes, rate limits, JSON bodies and one error shape.
+
+    A subclass names its API key scope, its output and input serializers, its filter set,
+    `get_queryset()` for the list, and calls the services in the perform_* hooks.
+    """
 
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
-    permission_classes = [HasScopeOrStaffPermission]
+    permission_classes = [ScopeOrModelPermission]
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [LimitedJSONParser]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    filter_backends = [DjangoFilterBackend]
+    pagination_class = PageNumberPagination
+    lookup_value_regex = "[0-9]+"
 
     scope_resource = ""
-    model = None
-    noun = "record"
-    output_serializer = None
-    detail_selector = None
+    input_serializer_class = None
 
     def get_exception_handler(self):
         return api_exception_handler
 
-    def find(self, pk: int, *, include_deleted: bool, **kwargs):
-        found = type(self).detail_selector(pk=pk, include_deleted=include_deleted, **kwargs)
-        if found is None:
-            raise NotFound(f"No {self.noun} with id {pk}.")
-        return found
-
-    def lock(self, pk: int) -> None:
-        """Hold the record's row until the transaction ends: concurrent writes to one record
-        queue, and each validates against the state the one before it left."""
-        list(type(self).model.objects.select_for_update().filter(pk=pk).values_list("pk"))
-
-    def respond(self, instance, status_code=status.HTTP_200_OK) -> Response:
-        return Response(type(self).output_serializer(instance).data, status=status_code)
-
-
-class ListApi(ApiView, GenericAPIView):
-    filter_backends = [DjangoFilterBackend]
-    pagination_class = PageNumberPagination
-    list_selector = None
-    create_service = None
-
     def get_view_name(self) -> str:
-        return str(self.model._meta.verbose_name_plural).capitalize()
-
-    def get_queryset(self):
-        return type(self).list_selector()
+        meta = self.get_queryset().model._meta
+        noun = str(meta.verbose_name if self.detail else meta.verbose_name_plural)
+        return f"{self.name} {noun}".capitalize() if self.name else noun.capitalize()
 
     def get_serializer_class(self):
-        return self.input_serializer
+        # By the request's method rather than self.action: the browsable API's forms and
+        # OPTIONS ask about methods other than the one that set self.action.
+        action = self.action_map.get(self.request.method.lower())
+        if action in ("create", "update", "partial_update"):
+            return self.input_serializer_class
+        return self.serializer_class
 
-    def get(self, request):
-        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.output_serializer(rows, many=True).data)
+    def detail_queryset(self):
+        """The records a detail route finds, deleted ones too."""
+        return self.get_queryset()
 
-    def post(self, request):
-        serializer = self.input_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        created = type(self).create_service(**serializer.validated_data)
-        return self.respond(self.find(created.pk, include_deleted=True), status.HTTP_201_CREATED)
+    def record_id(self) -> int:
+        pk = int(self.kwargs["pk"])
+        if not 1 <= pk <= MAX_ID:
+            raise self.not_found(pk)
+        return pk
 
+    def not_found(self, pk: int) -> NotFound:
+        return NotFound(f"No {self.get_queryset().model._meta.verbose_name} with id {pk}.")
 
-class DetailApi(ApiView, GenericAPIView):
-    instance_kwarg = ""
-    update_service = None
-    soft_delete_service = None
-
-    def get_view_name(self) -> str:
-        return self.noun.capitalize()
-
-    def get_serializer_class(self):
-        return self.input_serializer
+    def find(self, pk: int, *, include_deleted: bool):
+        queryset = self.detail_queryset()
+        if not include_deleted:
+            queryset = queryset.alive()
+        record = queryset.filter(pk=pk).first()
+        if record is None:
+            raise self.not_found(pk)
+        self.check_object_permissions(self.request, record)
+        return record
 
     def get_object(self):
-        include_deleted = query_value(self.request, "include_deleted", StrictBooleanField())
-        return self.find(self.kwargs["pk"], include_deleted=bool(include_deleted))
+        include_deleted = self.action == "restore" or query_value(
+            self.request, "include_deleted", StrictBooleanField()
+        )
+        return self.find(self.record_id(), include_deleted=bool(include_deleted))
 
-    def get(self, request, pk):
-        return self.respond(self.get_object())
-
-    def put(self, request, pk):
-        return self.update(partial=False)
-
-    def patch(self, request, pk):
-        return self.update(partial=True)
-
-    def update(self, *, partial: bool) -> Response:
+    @contextmanager
+    def locked(self):
+        """Hold the record's row until the block ends: concurrent writes to one record
+        queue, and each validates against the state the one before it left."""
         with transaction.atomic():
-            self.lock(self.kwargs["pk"])
+            model = self.get_queryset().model
+            list(model.objects.select_for_update().filter(pk=self.record_id()).values_list("pk"))
+            yield
+
+    def answer(self, pk: int, status_code: int = status.HTTP_200_OK) -> Response:
+        """Render the record as it now is, with the output serializer."""
+        record = self.find(pk, include_deleted=True)
+        context = self.get_serializer_context()
+        return Response(self.serializer_class(record, context=context).data, status=status_code)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        return self.answer(serializer.instance.pk, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        with self.locked():
             instance = self.get_object()
-            serializer = self.input_serializer(instance, data=self.request.data, partial=partial)
+            serializer = self.get_serializer(instance, data=request.data, partial=partial)
             serializer.is_valid(raise_exception=True)
-            type(self).update_service(
-                **{self.instance_kwarg: instance}, **serializer.validated_data
-            )
-        return self.respond(self.find(instance.pk, include_deleted=True))
+            self.perform_update(serializer)
+        return self.answer(instance.pk)
 
-    def delete(self, request, pk):
-        with transaction.atomic():
-            self.lock(pk)
-            type(self).soft_delete_service(**{self.instance_kwarg: self.get_object()})
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def destroy(self, request, *args, **kwargs):
+        with self.locked():
+            return super().destroy(request, *args, **kwargs)
 
+    @action(detail=True, methods=["post"], permission_classes=[RestorePermission])
+    def restore(self, request, *args, **kwargs):
+        """Bring a soft-deleted record back."""
+        with self.locked():
+            instance = self.get_object()
+            self.perform_restore(instance)
+        return self.answer(instance.pk)
 
-class RestoreApi(ApiView):
-    restore_service = None
-    instance_kwarg = ""
-    # Restoring undoes a delete, so staff need the delete permission.
-    staff_actions = {"POST": "delete"}
-
-    def get_view_name(self) -> str:
-        return f"Restore {self.noun}"
-
-    def post(self, request, pk):
-        with transaction.atomic():
-            self.lock(pk)
-            instance = self.find(pk, include_deleted=True)
-            type(self).restore_service(**{self.instance_kwarg: instance})
-        return self.respond(self.find(pk, include_deleted=True))
+    def perform_restore(self, instance) -> None:
+        raise NotImplementedError
 
 
-def document(resource: str, noun: str, output, input_, *, scope: str = "", parameters=()):
-    """Describe the three views of a resource in the OpenAPI schema."""
-    scope = scope or resource
-    read = f"Needs the `{scope}.read` scope (staff: the view permission)."
-    write = f"Needs the `{scope}.write` scope (staff: the matching model permission)."
-    tags = [resource]
-    record_id = OpenApiParameter(
-        "id", OpenApiTypes.INT, OpenApiParameter.PATH, description=f"The {noun}'s id."
+@extend_schema_view(
+    **operations(
+        "customers",
+        "customer",
+        CustomerSerializer,
+        CustomerInputSerializer,
+        retrieve=[CUSTOMER_CURRENCY],
     )
-    detail_parameters = [record_id, INCLUDE_DELETED]
-    return (
-        extend_schema_view(
-            get=extend_schema(
-                operation_id=f"{resource}_list",
-                summary=f"List {resource}",
-                description=f"A page of {resource}, filtered and sorted. {read}",
-                responses={200: output(many=True), **errors(*READ_ERRORS)},
-                tags=tags,
-            ),
-            post=extend_schema(
-                operation_id=f"{resource}_create",
-                summary=f"Create a {noun}",
-                description=write,
-                request=input_,
-                responses={201: output, **errors(*WRITE_ERRORS)},
-                tags=tags,
-            ),
-        ),
-        extend_schema_view(
-            get=extend_schema(
-                operation_id=f"{resource}_retrieve",
-                summary=f"Get a {noun}",
-                description=read,
-                parameters=[*detail_parameters, *parameters],
-                responses={200: output, **errors(*READ_ERRORS, detail=True)},
-                tags=tags,
-            ),
-            put=extend_schema(
-                operation_id=f"{resource}_update",
-                summary=f"Replace a {noun}'s fields",
-                description=write,
-                parameters=detail_parameters,
-                request=input_,
-                responses={200: output, **errors(*WRITE_ERRORS, detail=True)},
-                tags=tags,
-            ),
-            patch=extend_schema(
-                operation_id=f"{resource}_partial_update",
-                summary=f"Change some of a {noun}'s fields",
-                description=write,
-                parameters=detail_parameters,
-                request=input_,
-                responses={200: output, **errors(*WRITE_ERRORS, detail=True)},
-                tags=tags,
-            ),
-            delete=extend_schema(
-                operation_id=f"{resource}_destroy",
-                summary=f"Delete a {noun} (soft)",
-                description=f"Hide the {noun}; restore brings it back. {write}",
-                parameters=detail_parameters,
-                responses={204: None, **errors(*READ_ERRORS, detail=True)},
-                tags=tags,
-            ),
-        ),
-        extend_schema_view(
-            post=extend_schema(
-                operation_id=f"{resource}_restore",
-                summary=f"Restore a soft-deleted {noun}",
-                description=write,
-                parameters=[record_id],
-                request=None,
-                responses={200: output, **errors(*READ_ERRORS, detail=True)},
-                tags=tags,
-            ),
-        ),
-    )
-
-
-# Customers ------------------------------------------------------------------------------
-
-_list, _detail, _restore = document(
-    "customers",
-    "customer",
-    CustomerSerializer,
-    CustomerInputSerializer,
-    parameters=[CUSTOMER_CURRENCY],
 )
-
-
-class CustomerMixin:
+class CustomerViewSet(RecordViewSet):
     scope_resource = "customers"
-    model = Customer
-    noun = "customer"
-    output_serializer = CustomerSerializer
-    input_serializer = CustomerInputSerializer
-    detail_selector = staticmethod(selectors.customer_for_api)
-    instance_kwarg = "customer"
-
-
-@_list
-class CustomerListApi(CustomerMixin, ListApi):
+    serializer_class = CustomerSerializer
+    input_serializer_class = CustomerInputSerializer
     filterset_class = CustomerFilterSet
-    list_selector = staticmethod(selectors.customers_for_api)
-    create_service = staticmethod(services.customer_create)
+
+    def get_queryset(self):
+        return selectors.customers_for_api()
+
+    def detail_queryset(self):
+        currency = None
+        if self.action == "retrieve":
+            field = CodeField(codes=currency_enum, example="EGP", required=False)
+            currency = query_value(self.request, "currency", field) or None
+        return selectors.customers_with_stats_for_api(currency=currency)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.customer_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        services.customer_update(customer=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.customer_soft_delete(customer=instance)
+
+    def perform_restore(self, instance):
+        services.customer_restore(customer=instance)
 
 
-@_detail
-class CustomerDetailApi(CustomerMixin, DetailApi):
-    update_service = staticmethod(services.customer_update)
-    soft_delete_service = staticmethod(services.customer_soft_delete)
-
-    def get(self, request, pk):
-        include_deleted = query_value(request, "include_deleted", StrictBooleanField())
-        currency = query_value(
-            request, "currency", CodeField(codes=currency_enum, example="EGP", required=False)
-        )
-        return self.respond(
-            self.find(pk, include_deleted=bool(include_deleted), currency=currency or None)
-        )
-
-
-@_restore
-class CustomerRestoreApi(CustomerMixin, RestoreApi):
-    restore_service = staticmethod(services.customer_restore)
-
-
-# Orders ---------------------------------------------------------------------------------
-
-_list, _detail, _restore = document("orders", "order", OrderSerializer, OrderInputSerializer)
-
-
-class OrderMixin:
+@extend_schema_view(**operations("orders", "order", OrderSerializer, OrderInputSerializer))
+class OrderViewSet(RecordViewSet):
     scope_resource = "orders"
-    model = Order
-    noun = "order"
-    output_serializer = OrderSerializer
-    input_serializer = OrderInputSerializer
-    detail_selector = staticmethod(selectors.order_for_api)
-    instance_kwarg = "order"
-
-
-@_list
-class OrderListApi(OrderMixin, ListApi):
+    serializer_class = OrderSerializer
+    input_serializer_class = OrderInputSerializer
     filterset_class = OrderFilterSet
-    list_selector = staticmethod(selectors.orders_for_api)
-    create_service = staticmethod(services.order_create)
+
+    def get_queryset(self):
+        return selectors.orders_for_api()
+
+    def perform_create(self, serializer):
+        serializer.instance = services.order_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        services.order_update(order=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.order_soft_delete(order=instance)
+
+    def perform_restore(self, instance):
+        services.order_restore(order=instance)
 
 
-@_detail
-class OrderDetailApi(OrderMixin, DetailApi):
-    update_service = staticmethod(services.order_update)
-    soft_delete_service = staticmethod(services.order_soft_delete)
-
-
-@_restore
-class OrderRestoreApi(OrderMixin, RestoreApi):
-    restore_service = staticmethod(services.order_restore)
-
-
-# Products -------------------------------------------------------------------------------
-
-_list, _detail, _restore = document(
-    "products", "product", ProductSerializer, ProductInputSerializer
-)
-
-
-class ProductMixin:
+@extend_schema_view(**operations("products", "product", ProductSerializer, ProductInputSerializer))
+class ProductViewSet(RecordViewSet):
     scope_resource = "products"
-    model = Product
-    noun = "product"
-    output_serializer = ProductSerializer
-    input_serializer = ProductInputSerializer
-    detail_selector = staticmethod(selectors.product_for_api)
-    instance_kwarg = "product"
-
-
-@_list
-class ProductListApi(ProductMixin, ListApi):
+    serializer_class = ProductSerializer
+    input_serializer_class = ProductInputSerializer
     filterset_class = ProductFilterSet
-    list_selector = staticmethod(selectors.products_for_api)
-    create_service = staticmethod(services.product_create)
+
+    def get_queryset(self):
+        return selectors.products_for_api()
+
+    def perform_create(self, serializer):
+        serializer.instance = services.product_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        services.product_update(product=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.product_soft_delete(product=instance)
+
+    def perform_restore(self, instance):
+        services.product_restore(product=instance)
 
 
-@_detail
-class ProductDetailApi(ProductMixin, DetailApi):
-    update_service = staticmethod(services.product_update)
-    soft_delete_service = staticmethod(services.product_soft_delete)
-
-
-@_restore
-class ProductRestoreApi(ProductMixin, RestoreApi):
-    restore_service = staticmethod(services.product_restore)
-
-
-# Categories: part of the catalogue, so under the products scopes ------------------------
-
-_list, _detail, _restore = document(
-    "categories", "category", CategorySerializer, CategoryInputSerializer, scope="products"
+# Categories are part of the catalogue, so under the products scopes.
+@extend_schema_view(
+    **operations(
+        "categories",
+        "category",
+        CategorySerializer,
+        CategoryInputSerializer,
+        scope="products",
+    )
 )
-
-
-class CategoryMixin:
+class CategoryViewSet(RecordViewSet):
     scope_resource = "products"
-    model = Category
-    noun = "category"
-    output_serializer = CategorySerializer
-    input_serializer = CategoryInputSerializer
-    detail_selector = staticmethod(selectors.category_for_api)
-    instance_kwarg = "category"
-
-
-@_list
-class CategoryListApi(CategoryMixin, ListApi):
+    serializer_class = CategorySerializer
+    input_serializer_class = CategoryInputSerializer
     filterset_class = CategoryFilterSet
-    list_selector = staticmethod(selectors.categories_for_api)
-    create_service = staticmethod(services.category_create)
 
+    def get_queryset(self):
+        return selectors.categories_for_api()
 
-@_detail
-class CategoryDetailApi(CategoryMixin, DetailApi):
-    update_service = staticmethod(services.category_update)
-    soft_delete_service = staticmethod(services.category_soft_delete)
+    def perform_create(self, serializer):
+        serializer.instance = services.category_create(**serializer.validated_data)
 
+    def perform_update(self, serializer):
+        services.category_update(category=serializer.instance, **serializer.validated_data)
 
-@_restore
-class CategoryRestoreApi(CategoryMixin, RestoreApi):
-    restore_service = staticmethod(services.category_restore)
+    def perform_destroy(self, instance):
+        services.category_soft_delete(category=instance)
+
+    def perform_restore(self, instance):
+        services.category_restore(category=instance)

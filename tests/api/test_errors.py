@@ -156,10 +156,10 @@ def test_a_body_that_is_not_an_object_is_a_400(api):
 
 
 def test_an_unexpected_failure_is_a_json_500(api, monkeypatch):
-    def broken():
+    def broken(self):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(views.CustomerListApi, "list_selector", staticmethod(broken))
+    monkeypatch.setattr(views.CustomerViewSet, "get_queryset", broken)
     response = api.get("/api/v1/customers")
     assert response.status_code == 500
     assert response.json() == {

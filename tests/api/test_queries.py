@@ -53,3 +53,26 @@ def test_query_count_is_constant_with_the_database_cache_too(api):
     with CaptureQueriesContext(connection) as many:
         api.get("/api/v1/orders")
     assert len(many) == len(few)
+
+
+WRITES = [
+    ("put", "", {"email": "a@example.com", "first_name": "A", "last_name": "B"}),
+    ("patch", "", {"first_name": "Changed"}),
+    ("delete", "", None),
+    ("post", "/restore", None),
+]
+
+
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update, reason="the database has no row locks"
+)
+@pytest.mark.parametrize(("method", "suffix", "body"), WRITES)
+def test_a_write_locks_the_record_row_before_it_reads_the_record(api, method, suffix, body):
+    customer = CustomerFactory()
+    with CaptureQueriesContext(connection) as queries:
+        response = getattr(api, method)(
+            f"/api/v1/customers/{customer.pk}{suffix}", body, format="json"
+        )
+    assert response.status_code in (200, 204)
+    reads = [query["sql"] for query in queries if 'FROM "shop_customer"' in query["sql"]]
+    assert "FOR UPDATE" in reads[0]

@@ -8,10 +8,10 @@ from django.core.management import call_command
 from shop.api import views
 
 LISTS = {
-    "/api/v1/customers": views.CustomerListApi,
-    "/api/v1/orders": views.OrderListApi,
-    "/api/v1/products": views.ProductListApi,
-    "/api/v1/categories": views.CategoryListApi,
+    "/api/v1/customers": views.CustomerViewSet,
+    "/api/v1/orders": views.OrderViewSet,
+    "/api/v1/products": views.ProductViewSet,
+    "/api/v1/categories": views.CategoryViewSet,
 }
 
 
