@@ -170,8 +170,12 @@ class StoreTimeZoneMiddleware:
             return self.get_response(request)
 
 
-def _has_nul(values) -> bool:
-    return any("\x00" in key or any("\x00" in v for v in values.getlist(key)) for key in values)
+def _nul_fields(values) -> list[str]:
+    return [
+        key.replace("\x00", "\\0")
+        for key in values
+        if "\x00" in key or any("\x00" in v for v in values.getlist(key))
+    ]
 
 
 class RefuseNulMiddleware:
@@ -179,21 +183,27 @@ class RefuseNulMiddleware:
     database stores one (PostgreSQL refuses it), so no filter, search or login may pass it
     on. (JSON and multipart bodies are validated field by field by their views.)"""
 
+    message = "A parameter holds a NUL character."
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        found = _has_nul(request.GET)
-        if not found and request.content_type == "application/x-www-form-urlencoded":
+        fields = _nul_fields(request.GET)
+        if not fields and request.content_type == "application/x-www-form-urlencoded":
             try:
-                found = _has_nul(request.POST)
+                fields = _nul_fields(request.POST)
             except Exception:  # noqa: BLE001 - an unreadable body is the view's to answer
-                found = False
-        if not found:
+                fields = []
+        if not fields:
             return self.get_response(request)
-        from .views import bad_request_for
-
-        return bad_request_for(request, "A parameter holds a NUL character.")
+        errors = {name: ["NUL characters are not allowed."] for name in fields}
+        if request.path.startswith("/api/"):
+            body = {"status": 400, "code": "invalid", "message": self.message, "errors": errors}
+            return JsonResponse(body, status=400)
+        if request.path.startswith("/convertedin/"):
+            return JsonResponse({"message": self.message, "errors": errors}, status=400)
+        return HttpResponse(self.message, status=400, content_type="text/plain; charset=utf-8")
 
 
 class RefusePlainHttpMiddleware:

@@ -38,13 +38,6 @@ def server_failure(request):
     return server_error(request)
 
 
-def bad_request_for(request, message: str):
-    """A 400 naming the problem: JSON for machine clients, plain text for people."""
-    if _wants_json(request):
-        return JsonResponse({"message": message}, status=400)
-    return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
-
-
 def bad_request(request, exception=None):
     if _wants_json(request):
         return JsonResponse({"message": "Bad request."}, status=400)

@@ -201,7 +201,12 @@ def test_a_nul_in_an_admin_query_is_a_400(admin_client, url):
 def test_a_nul_in_an_api_query_is_a_json_400(client, db):
     response = client.get("/api/v1/customers?query=%00")
     assert response.status_code == 400
-    assert response.json() == {"message": "A parameter holds a NUL character."}
+    assert response.json() == {
+        "status": 400,
+        "code": "invalid",
+        "message": "A parameter holds a NUL character.",
+        "errors": {"query": ["NUL characters are not allowed."]},
+    }
 
 
 def test_a_nul_in_a_login_name_is_refused_not_a_database_error(client, db):
