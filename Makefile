@@ -22,7 +22,6 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 migrate: $(VENV)/.installed
 	$(MANAGE) migrate --noinput
-	$(MANAGE) createcachetable
 
 run: migrate
 	@$(BIN)/python -c "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.local'); django.setup(); from shop.models import Order; raise SystemExit(0 if Order.objects.exists() else 1)" \

@@ -18,3 +18,27 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+
+
+def on_starting(server):
+    """Run the system checks, the database's included, before any worker starts: Django runs
+    none under WSGI, so a missing cache table or hash key would otherwise show only as errors
+    on live requests."""
+    import io
+    import sys
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    import django
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+    from django.db import connections
+
+    django.setup()
+    try:
+        call_command("check", databases=["default"], stdout=io.StringIO())
+    except SystemCheckError as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise SystemExit(1) from None
+    finally:
+        # The workers are forked from this process: they must not share its connection.
+        connections.close_all()

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "import_export",
     "django_countries",
+    "config",
     "shop",
     "shop.api.apps.ApiConfig",
     "feeds",
