@@ -3,10 +3,14 @@
 import multiprocessing
 import os
 
-bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+import environ
+
+env = environ.Env()
+
+bind = env.str("BIND", default="127.0.0.1:8000")
+workers = env.int("WEB_CONCURRENCY", default=multiprocessing.cpu_count() * 2 + 1)
+threads = env.int("GUNICORN_THREADS", default=1)
+timeout = env.int("GUNICORN_TIMEOUT", default=60)
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then so a slow leak can never take the app down.
@@ -17,7 +21,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # never contains query strings; gunicorn's access log would.
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+loglevel = env.str("GUNICORN_LOGLEVEL", default="info")
 
 
 def on_starting(server):
