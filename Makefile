@@ -48,6 +48,7 @@ run: migrate
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -41,17 +41,15 @@ def check_cache_tables(app_configs=None, databases=None, **kwargs) -> list[Check
     """Refuse to start when the database cache is configured but its table is missing."""
     if not databases:
         return []
-    tables = [
-        cache._table
+    entries = [
+        cache.cache_model_class
         for cache in (caches[name] for name in settings.CACHES)
         if isinstance(cache, BaseDatabaseCache)
     ]
     messages: list[CheckMessage] = []
     for alias in databases:
         wanted = [
-            table
-            for table in tables
-            if router.allow_migrate_model(alias, BaseDatabaseCache(table, {}).cache_model_class)
+            entry._meta.db_table for entry in entries if router.allow_migrate_model(alias, entry)
         ]
         if not wanted:
             continue

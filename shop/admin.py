@@ -1,6 +1,8 @@
 """The store admin: customers, orders with their line items, products, categories, settings,
 the data quality report, and CSV/XLSX import and export."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -68,7 +70,11 @@ class QualityFilter(admin.SimpleListFilter):
 
 
 class ImportExportAdmin(ImportExportMixin):
-    """CSV and XLSX import with a dry-run preview; exports stream."""
+    """CSV and XLSX import with a dry-run preview; exports stream.
+
+    django-import-export's stubs type `model` and `change_list_template` unlike ModelAdmin's,
+    so the admins that mix both in ignore that clash (`type: ignore[misc]`).
+    """
 
     formats = [CSV, XLSX]
     import_help = ""
@@ -116,10 +122,11 @@ class ImportExportAdmin(ImportExportMixin):
 class ServiceAdmin(admin.ModelAdmin):
     """Save through shop.services, soft-delete and restore instead of deleting."""
 
-    create_service = None
-    update_service = None
-    soft_delete_service = None
-    restore_service = None
+    # shop.services functions, set by each model's admin.
+    create_service: Any = None
+    update_service: Any = None
+    soft_delete_service: Any = None
+    restore_service: Any = None
     instance_kwarg = ""
     actions = ["soft_delete_selected", "restore_selected"]
 
@@ -207,7 +214,7 @@ class StoreAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ImportExportAdmin, ServiceAdmin):
+class CustomerAdmin(ImportExportAdmin, ServiceAdmin):  # type: ignore[misc]
     resource_classes = [CustomerResource]
     import_help = (
         "Customers are matched by <code>email</code>: a known email updates the customer. "
@@ -354,7 +361,7 @@ class OrderForm(forms.ModelForm):
 
 
 @admin.register(Order)
-class OrderAdmin(ImportExportAdmin, ServiceAdmin):
+class OrderAdmin(ImportExportAdmin, ServiceAdmin):  # type: ignore[misc]
     resource_classes = [OrderResource]
     import_help = (
         "One row per order. An empty <code>id</code> creates an order; a known id updates it. "
@@ -450,7 +457,7 @@ class PublishedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Product)
-class ProductAdmin(ImportExportAdmin, ServiceAdmin):
+class ProductAdmin(ImportExportAdmin, ServiceAdmin):  # type: ignore[misc]
     resource_classes = [ProductResource]
     import_help = (
         "Products are matched by <code>handle</code> (made from the title when empty). "

@@ -41,7 +41,7 @@ def _field_name(name: str) -> str:
     return api_settings.NON_FIELD_ERRORS_KEY if name == NON_FIELD_ERRORS else name
 
 
-def _from_integrity_error(exc: Exception) -> exceptions.APIException:
+def _from_integrity_error(exc: BaseException) -> exceptions.APIException:
     text = str(exc)
     for constraint, field in CONSTRAINT_FIELDS.items():
         if constraint in text:
@@ -116,7 +116,8 @@ class ErrorSerializer(serializers.Serializer):
         help_text="A stable, machine-readable code, e.g. invalid, not_found, throttled."
     )
     message = serializers.CharField(help_text="A sentence for people.")
-    errors = serializers.DictField(
+    # A field named as the body's key; this serializer only describes the schema.
+    errors = serializers.DictField(  # type: ignore[assignment]
         help_text=(
             "For 400: each field or query parameter at fault, with its problems "
             "(nested for line items). Empty otherwise."

@@ -2,12 +2,22 @@
 
 from django.db.models import Prefetch, QuerySet
 
-from shop.models import Category, Customer, LineItem, Order, Product
+from shop.models import (
+    Category,
+    CategoryQuerySet,
+    Customer,
+    LineItem,
+    Order,
+    OrderQuerySet,
+    Product,
+    ProductQuerySet,
+    SoftDeleteQuerySet,
+)
 
 MAX_ID = 2**63 - 1
 
 
-def _one(queryset: QuerySet, *, pk: int, include_deleted: bool):
+def _one(queryset: SoftDeleteQuerySet, *, pk: int, include_deleted: bool):
     if not 1 <= pk <= MAX_ID:
         return None
     if not include_deleted:
@@ -25,7 +35,7 @@ def customer_for_api(*, pk: int, include_deleted: bool = False, currency: str | 
     return _one(queryset, pk=pk, include_deleted=include_deleted)
 
 
-def orders_for_api() -> QuerySet[Order]:
+def orders_for_api() -> OrderQuerySet:
     return Order.objects.order_by("id").prefetch_related(
         Prefetch("line_items", queryset=LineItem.objects.order_by("id"))
     )
@@ -35,7 +45,7 @@ def order_for_api(*, pk: int, include_deleted: bool = False):
     return _one(orders_for_api(), pk=pk, include_deleted=include_deleted)
 
 
-def products_for_api() -> QuerySet[Product]:
+def products_for_api() -> ProductQuerySet:
     return Product.objects.order_by("id")
 
 
@@ -43,7 +53,7 @@ def product_for_api(*, pk: int, include_deleted: bool = False):
     return _one(products_for_api(), pk=pk, include_deleted=include_deleted)
 
 
-def categories_for_api() -> QuerySet[Category]:
+def categories_for_api() -> CategoryQuerySet:
     return Category.objects.order_by("id")
 
 

@@ -154,7 +154,8 @@ class OrderInputSerializer(StrictInputMixin, serializers.ModelSerializer):
     customer = serializers.PrimaryKeyRelatedField(
         queryset=Customer.objects.alive(), help_text="A live customer's id."
     )
-    line_items = LineItemInputSerializer(
+    # many=True hands max_length to the ListSerializer, which the stubs do not follow.
+    line_items = LineItemInputSerializer(  # type: ignore[call-arg]
         many=True,
         allow_empty=False,
         max_length=500,
@@ -246,7 +247,8 @@ CATEGORY_INPUT = list(services.CATEGORY_FIELDS)
 class CategoryInputSerializer(StrictInputMixin, serializers.ModelSerializer):
     read_only_names = read_only_names(CategorySerializer, CATEGORY_INPUT)
 
-    parent = serializers.PrimaryKeyRelatedField(
+    # The model's field is named parent, as is a Field's link to its serializer in the stubs.
+    parent = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]
         queryset=Category.objects.alive(),
         allow_null=True,
         required=False,

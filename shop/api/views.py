@@ -4,6 +4,8 @@ Each resource has a list view (GET list, POST create), a detail view (GET, PUT, 
 DELETE = soft delete) and a restore view (POST).
 """
 
+from typing import Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
@@ -69,10 +71,10 @@ WRITE_ERRORS = (400, 401, 403, 406, 409, 413, 415, 429, 500)
 
 
 def errors(*codes: int, detail: bool = False) -> dict:
-    codes = sorted({*codes, *((404,) if detail else ())})
+    statuses = sorted({*codes, *((404,) if detail else ())})
     return {
         code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
-        for code in codes
+        for code in statuses
     }
 
 
@@ -106,11 +108,13 @@ class ApiView(APIView):
     parser_classes = [LimitedJSONParser]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
 
+    # Set by each resource's views: its model, serializers and selector.
     scope_resource = ""
-    model = None
+    model: Any = None
     noun = "record"
-    output_serializer = None
-    detail_selector = None
+    output_serializer: Any = None
+    input_serializer: Any
+    detail_selector: Any = None
 
     def get_exception_handler(self):
         return api_exception_handler
@@ -133,8 +137,8 @@ class ApiView(APIView):
 class ListApi(ApiView, GenericAPIView):
     filter_backends = [DjangoFilterBackend]
     pagination_class = PageNumberPagination
-    list_selector = None
-    create_service = None
+    list_selector: Any = None
+    create_service: Any = None
 
     def get_view_name(self) -> str:
         return str(self.model._meta.verbose_name_plural).capitalize()
@@ -158,8 +162,8 @@ class ListApi(ApiView, GenericAPIView):
 
 class DetailApi(ApiView, GenericAPIView):
     instance_kwarg = ""
-    update_service = None
-    soft_delete_service = None
+    update_service: Any = None
+    soft_delete_service: Any = None
 
     def get_view_name(self) -> str:
         return self.noun.capitalize()
@@ -199,7 +203,7 @@ class DetailApi(ApiView, GenericAPIView):
 
 
 class RestoreApi(ApiView):
-    restore_service = None
+    restore_service: Any = None
     instance_kwarg = ""
     # Restoring undoes a delete, so staff need the delete permission.
     staff_actions = {"POST": "delete"}
