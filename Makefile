@@ -5,24 +5,34 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Installs come from uv.lock only; uv itself is bootstrapped with pip, beside the venv's
+# packages so that a sync never removes it.
+UV_VERSION := 0.13.9
+UV := $(VENV)/.uv/bin/uv
+UV_SYNC := $(UV) sync --locked --python $(BIN)/python
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test test-sqlite test-postgres lint fmt migrate seed serve bench loadtest clean
+.PHONY: run test test-sqlite test-postgres lint fmt lock migrate seed serve bench loadtest clean
 
-$(BIN)/python:
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --target $(VENV)/.uv "uv==$(UV_VERSION)"
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV_SYNC) --quiet
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev]"
+$(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
+	$(UV_SYNC) --quiet --extra dev
 	touch $(VENV)/.installed $@
+
+# After changing pyproject.toml: lock what changed, keeping every other pin.
+# `make lock LOCK_ARGS=--upgrade` moves every pin to the newest version inside the ranges.
+lock: | $(UV)
+	$(UV) lock --python $(BIN)/python $(LOCK_ARGS)
 
 migrate: $(VENV)/.installed
 	$(MANAGE) migrate --noinput
-	$(MANAGE) createcachetable
 
 run: migrate
 	@$(BIN)/python -c "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.local'); django.setup(); from shop.models import Order; raise SystemExit(0 if Order.objects.exists() else 1)" \
@@ -38,6 +48,7 @@ run: migrate
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

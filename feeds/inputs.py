@@ -113,14 +113,14 @@ def page_request(data: dict) -> PageRequest:
     when both are sent. A per_page above MAX_PER_PAGE is clamped to it.
     """
     errors: dict = {}
-    page = 1
+    page: int | None = 1
     if _given(data, "page"):
         page = _positive_int(data["page"], "page", errors, upper=MAX_PAGE)
     size_name = "per_page" if _given(data, "per_page") else "par_page"
-    per_page = DEFAULT_PER_PAGE
+    per_page: int | None = DEFAULT_PER_PAGE
     if _given(data, size_name):
         per_page = _positive_int(data[size_name], size_name, errors)
-    if errors:
+    if errors or page is None or per_page is None:
         raise FeedError(422, "The given data was invalid.", errors)
     return PageRequest(page=page, per_page=min(per_page, MAX_PER_PAGE))
 

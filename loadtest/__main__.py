@@ -557,7 +557,6 @@ def main(argv=None):
     os.environ.update(env)
     print("setting up the database ...", flush=True)
     manage(env, "migrate", "--noinput", "-v0")
-    manage(env, "createcachetable")
     manage(env, "collectstatic", "--noinput", "-v0")
     manage(
         env,

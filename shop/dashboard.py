@@ -140,7 +140,7 @@ def orders_per_day(*, days: list[date], tz: ZoneInfo, currency: str) -> dict:
         )
         .order_by()
     )
-    totals = {d: [0, ZERO, 0] for d in days}
+    totals: dict[date, list] = {d: [0, ZERO, 0] for d in days}
     for row in rows:
         day = datetime.fromtimestamp(row["bucket"] * seconds, UTC).astimezone(tz).date()
         entry = totals[day]

@@ -158,7 +158,7 @@ def seed(
         category_ids: list[int] = []
         if not Category.objects.exists():
             for position, (title, children) in enumerate(CATEGORY_TREE.items()):
-                published = now - timedelta(days=400 - position)
+                published: datetime | None = now - timedelta(days=400 - position)
                 parent = category_create(
                     title=title, handle=slugify(title), published_at=published, available=True
                 )

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from django.http import FileResponse, StreamingHttpResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
 
 CHUNK = 2000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -64,7 +65,7 @@ def csv_response(filename: str, headers: list[str], rows: Iterable[list]):
     return response
 
 
-def _xlsx_cell(sheet, value) -> WriteOnlyCell:
+def _xlsx_cell(sheet, value) -> Cell:
     if value is not None and not isinstance(value, bool | int | float):
         value = str(value)
     cell = WriteOnlyCell(sheet, value=value)

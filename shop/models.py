@@ -1,6 +1,7 @@
 """The store's domain: its settings, customers, orders with line items, products, categories."""
 
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -20,7 +21,7 @@ from .validators import (
 )
 
 ZERO = Decimal("0.00")
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 CURRENCY_SHAPE = Q(currency__regex=r"^[A-Z]{3}$")
 # The largest integer PostgreSQL's integer column holds; SQLite is held to it too.
 MAX_INT = 2_147_483_647

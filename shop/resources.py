@@ -15,7 +15,6 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-import tablib
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -239,7 +238,7 @@ class ServiceResource(resources.ModelResource):
         size = int(settings.IMPORT_BATCH_ROWS)
         results = []
         for start in range(0, len(dataset), size):
-            batch = tablib.Dataset(*dataset[start : start + size], headers=dataset.headers)
+            batch = type(dataset)(*dataset[start : start + size], headers=dataset.headers)
             with transaction.atomic():
                 result = self.import_data_inner(
                     batch, False, raise_errors, True, collect_failed_rows, **kwargs

@@ -356,7 +356,7 @@ def order_prepare(*, order: Order, **data: Any) -> Order:
     customer = order.customer if order.customer_id else None
     if customer is None:
         raise ValidationError({"customer": "Choose the order's customer."})
-    errors: dict[str, str] = {}
+    errors: dict[str, Any] = {}
     if "customer" in data and customer.deleted_at is not None:
         errors["customer"] = "This customer is deleted: restore them first."
     if not order.phone:

@@ -1,15 +1,7 @@
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 
 from tests.factories import StoreFactory
-
-
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """Create the database cache table the rate limits and counters share."""
-    with django_db_blocker.unblock():
-        call_command("createcachetable", verbosity=0)
 
 
 @pytest.fixture(autouse=True)

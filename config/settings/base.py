@@ -1,15 +1,23 @@
 """Settings shared by every environment; secrets and the database come from the environment."""
 
-import os
 from pathlib import Path
 
-import dj_database_url
+import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+env = environ.Env()
+
+
+def env_secret(name: str, default: str = "") -> str:
+    """Return a secret exactly as set: django-environ would take a leading `$`, which Django's
+    generated keys may have, for a reference to another variable."""
+    return env.ENVIRON.get(name, default)
+
+
+SECRET_KEY = env_secret("SECRET_KEY")
 DEBUG = False
-ALLOWED_HOSTS: list[str] = [h for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h]
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -26,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "import_export",
     "django_countries",
+    "config",
     "shop",
     "shop.api.apps.ApiConfig",
     "feeds",
@@ -67,13 +76,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
-    )
-}
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside a writer; the busy timeout makes writers queue, not fail.
     DATABASES["default"]["OPTIONS"] = {
@@ -109,12 +114,9 @@ STORAGES = {
 
 # Caches shared by every worker process (rate limits, feed counters): the database by
 # default, Redis when REDIS_URL is set.
-if os.environ.get("REDIS_URL"):
+if env.str("REDIS_URL", default=""):
     CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-        }
+        "default": env.cache_url("REDIS_URL", backend="django.core.cache.backends.redis.RedisCache")
     }
 else:
     CACHES = {
@@ -128,9 +130,9 @@ else:
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # converted.in feed tokens are stored as HMAC-SHA256 under this key.
-FEED_TOKEN_HASH_KEY = os.environ.get("FEED_TOKEN_HASH_KEY", "")
+FEED_TOKEN_HASH_KEY = env_secret("FEED_TOKEN_HASH_KEY")
 # REST API keys are stored as HMAC-SHA256 under this key.
-API_KEY_HASH_KEY = os.environ.get("API_KEY_HASH_KEY", "")
+API_KEY_HASH_KEY = env_secret("API_KEY_HASH_KEY")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -167,7 +169,7 @@ SPECTACULAR_SETTINGS = {
 
 # How many reverse proxies of ours stand in front of the app; X-Forwarded-For is trusted
 # only that far. 0 (the default) means REMOTE_ADDR is the client.
-TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 ADMIN_LOGIN_FAILURES_PER_USER = 5
 ADMIN_LOGIN_FAILURES_PER_ADDRESS = 20

@@ -102,7 +102,8 @@ class ErrorSerializer(serializers.Serializer):
         help_text="A stable, machine-readable code, e.g. invalid, not_found, throttled."
     )
     message = serializers.CharField(help_text="A sentence for people.")
-    errors = serializers.DictField(
+    # A field named as the body's key; this serializer only describes the schema.
+    errors = serializers.DictField(  # type: ignore[assignment]
         help_text=(
             "For 400: each field or query parameter at fault, with its problems "
             "(nested for line items). Empty otherwise."

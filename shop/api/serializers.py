@@ -127,7 +127,8 @@ class LineItemInputSerializer(InputSerializer):
 
 
 class OrderInputSerializer(InputSerializer):
-    line_items = LineItemInputSerializer(
+    # many=True hands max_length to the ListSerializer, which the stubs do not follow.
+    line_items = LineItemInputSerializer(  # type: ignore[call-arg]
         many=True,
         max_length=500,
         help_text="The order's line items (one at least); on update, they replace the old ones.",

@@ -5,6 +5,7 @@ delete) and restore. The services write; every answer renders the record as it t
 """
 
 from contextlib import contextmanager
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -70,10 +71,9 @@ WRITE_ERRORS = (400, 401, 403, 406, 409, 413, 415, 429, 500)
 
 
 def errors(*codes: int, detail: bool = False) -> dict:
-    codes = sorted({*codes, *((404,) if detail else ())})
     return {
         code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
-        for code in codes
+        for code in sorted({*codes, *((404,) if detail else ())})
     }
 
 
@@ -186,7 +186,7 @@ class RecordViewSet(viewsets.ModelViewSet):
     lookup_value_regex = "[0-9]+"
 
     scope_resource = ""
-    input_serializer_class = None
+    input_serializer_class: Any = None
 
     def get_exception_handler(self):
         return api_exception_handler
@@ -246,7 +246,8 @@ class RecordViewSet(viewsets.ModelViewSet):
         """Render the record as it now is, with the output serializer."""
         record = self.find(pk, include_deleted=True)
         context = self.get_serializer_context()
-        return Response(self.serializer_class(record, context=context).data, status=status_code)
+        output: Any = self.serializer_class
+        return Response(output(record, context=context).data, status=status_code)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

@@ -1,19 +1,11 @@
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from shop.api.models import SCOPE_NAMES
 from shop.api.services import api_key_create
 
 ALL_SCOPES = sorted(SCOPE_NAMES)
-
-
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """Add the database cache's table, which the rate limits use, to the test database."""
-    with django_db_blocker.unblock():
-        call_command("createcachetable", verbosity=0)
 
 
 @pytest.fixture(autouse=True)

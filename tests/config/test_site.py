@@ -122,6 +122,68 @@ def test_production_settings_pass_the_deployment_check():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_production_settings_take_a_secret_key_starting_with_a_dollar_as_it_is():
+    result = _run_check(
+        {"SECRET_KEY": "$k3y-" + "abcdefghij" * 6, "ALLOWED_HOSTS": "shop.example.com"}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+PRINT_SETTINGS = """
+import json
+from django.conf import settings
+db = settings.DATABASES["default"]
+print(json.dumps({
+    "hosts": settings.ALLOWED_HOSTS,
+    "origins": settings.CSRF_TRUSTED_ORIGINS,
+    "database": [db["ENGINE"], db["NAME"], db["HOST"], db["PORT"], db["CONN_MAX_AGE"]],
+    "cache": settings.CACHES["default"],
+    "redirect": settings.SECURE_SSL_REDIRECT,
+    "hsts": settings.SECURE_HSTS_SECONDS,
+    "proxies": settings.TRUSTED_PROXY_COUNT,
+    "feed_key": settings.FEED_TOKEN_HASH_KEY,
+}))
+"""
+
+
+def test_production_settings_read_the_environment():
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY="s3cret",
+        ALLOWED_HOSTS="shop.example.com,www.shop.example.com",
+        CSRF_TRUSTED_ORIGINS="https://shop.example.com",
+        DATABASE_URL="postgres://store:pw@db.internal:5433/store",
+        CONN_MAX_AGE="30",
+        REDIS_URL="redis://cache.internal:6379/1",
+        SECURE_SSL_REDIRECT="0",
+        SECURE_HSTS_SECONDS="60",
+        TRUSTED_PROXY_COUNT="1",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "hosts": ["shop.example.com", "www.shop.example.com"],
+        "origins": ["https://shop.example.com"],
+        "database": ["django.db.backends.postgresql", "store", "db.internal", 5433, 30],
+        "cache": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://cache.internal:6379/1",
+        },
+        "redirect": False,
+        "hsts": 60,
+        "proxies": 1,
+        "feed_key": "s3cret",
+    }
+
+
 def test_a_database_outage_in_a_view_is_a_json_503_not_a_500(rf):
     from django.db.utils import OperationalError
 
