@@ -2,10 +2,10 @@
 
 Orders and customers are read in a single SQL statement per page. The page's first row is
 found from `LiveBlock` counts, kept by database triggers in the same transaction as every
-write: live rows per superblock of SUPERBLOCK ids and per block of BLOCK ids. Summing the
-~N / SUPERBLOCK superblock rows gives the superblock where the page starts, summing its (at
-most 64) block rows gives the block, and the statement then skips fewer than BLOCK rows,
-instead of `OFFSET (page - 1) * per_page`. The result is exactly what
+write (feeds/counters.py): live rows per superblock of SUPERBLOCK ids and per block of BLOCK
+ids. Summing the ~N / SUPERBLOCK superblock rows gives the superblock where the page starts,
+summing its (at most 64) block rows gives the block, and the statement then skips fewer than
+BLOCK rows, instead of `OFFSET (page - 1) * per_page`. The result is exactly what
 `ORDER BY id LIMIT per_page OFFSET (page - 1) * per_page` over live rows returns, at any depth,
 for the same snapshot; `total` is the sum of the superblock counts, no COUNT(*) over the table.
 """
@@ -26,14 +26,14 @@ from shop.models import (
     customer_figures_sql,
 )
 
-from .models import LiveBlock
-
-# Must match the sizes in the triggers (feeds/migrations/0004_live_superblocks.py).
-BLOCK = 1000
-SUPERBLOCK = 64 * BLOCK
-SUPER_SUFFIX = "/64k"
-ORDER_ENTITY = "order"
-CUSTOMER_ENTITY = "customer"
+from .counters import (
+    BLOCK,
+    BLOCKS_PER_SUPERBLOCK,
+    COUNTS_TABLE,
+    CUSTOMER_ENTITY,
+    ORDER_ENTITY,
+    SUPER_SUFFIX,
+)
 
 ORDER_COLUMNS = [
     "id",
@@ -77,7 +77,7 @@ def _q(name: str) -> str:
 def _page_sql(*, entity_table: str, columns: list[str]) -> str:
     """Return the CTEs that locate one page of live rows of a table through LiveBlock."""
     cols = ", ".join(f"r.{_q(c)}" for c in columns)
-    blocks = _q(LiveBlock._meta.db_table)
+    blocks = _q(COUNTS_TABLE)
     store = _q(Store._meta.db_table)
     return f"""
         WITH supers AS (
@@ -90,7 +90,8 @@ def _page_sql(*, entity_table: str, columns: list[str]) -> str:
             FROM {blocks} WHERE entity = %(super)s
         ),
         super_start AS (
-            SELECT block * {SUPERBLOCK // BLOCK} AS first_block, %(offset)s - (upto - live) AS skip
+            SELECT block * {BLOCKS_PER_SUPERBLOCK} AS first_block,
+                   %(offset)s - (upto - live) AS skip
             FROM supers WHERE upto > %(offset)s ORDER BY block LIMIT 1
         ),
         counted AS (
@@ -98,7 +99,7 @@ def _page_sql(*, entity_table: str, columns: list[str]) -> str:
             FROM {blocks}
             WHERE entity = %(entity)s
               AND block >= (SELECT first_block FROM super_start)
-              AND block < (SELECT first_block FROM super_start) + {SUPERBLOCK // BLOCK}
+              AND block < (SELECT first_block FROM super_start) + {BLOCKS_PER_SUPERBLOCK}
         ),
         start AS (
             SELECT block * {BLOCK} AS first_id,
