@@ -1,9 +1,13 @@
-"""Feed tokens: kept as HMAC-SHA256 under settings.FEED_TOKEN_HASH_KEY, checked in constant time."""
+"""Feed tokens: kept as HMAC-SHA256 under settings.FEED_TOKEN_HASH_KEY, checked in constant time.
+
+A token's last_used_at is a hint for the admin, not an audit trail: it is written at most every
+settings.FEED_TOKEN_TOUCH_SECONDS, by a trigger when the request log records a request the
+token authenticated (see feeds/requestlog.py), so it costs a feed request no query.
+"""
 
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -14,10 +18,6 @@ from .models import FeedToken
 
 MIN_LENGTH = 12
 MAX_LENGTH = 512
-# last_used_at is a hint for the admin, not an audit trail: it is written at most this often,
-# by a trigger when the request log records a request the token authenticated
-# (feeds/migrations/0003_token_last_used_trigger.py), so it costs a feed request no query.
-TOUCH_EVERY = timedelta(minutes=1)
 
 
 def hash_token(token: str) -> str:

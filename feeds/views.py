@@ -50,9 +50,10 @@ def _count_failure(request: HttpRequest) -> None:
     TRUSTED_PROXY_COUNT says a proxy of ours sets X-Forwarded-For, so a spoofed header does not
     reset the count.
     """
-    limit = getattr(settings, "FEED_TOKEN_FAILURES_PER_MINUTE", 10)
     verdict = ratelimit.hit(
-        f"feed-token-fail:{ratelimit.client_ip(request)}", limit=limit, window=60
+        f"feed-token-fail:{ratelimit.client_ip(request)}",
+        limit=settings.FEED_TOKEN_FAILURES_PER_MINUTE,
+        window=60,
     )
     if not verdict.allowed:
         raise FeedError(

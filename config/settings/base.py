@@ -182,3 +182,12 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
     },
 }
+
+# The converted.in feed: wrong tokens a client address may send per minute before 429; the
+# request log's limits (the database prunes it by these on every PRUNE_EVERY-th row); how
+# often a token's last_used_at is written at most.
+FEED_TOKEN_FAILURES_PER_MINUTE = int(os.environ.get("FEED_TOKEN_FAILURES_PER_MINUTE", "10"))
+FEED_REQUEST_LOG_KEEP_DAYS = int(os.environ.get("FEED_REQUEST_LOG_KEEP_DAYS", "30"))
+FEED_REQUEST_LOG_KEEP_ROWS = int(os.environ.get("FEED_REQUEST_LOG_KEEP_ROWS", "100000"))
+FEED_REQUEST_LOG_PRUNE_EVERY = int(os.environ.get("FEED_REQUEST_LOG_PRUNE_EVERY", "500"))
+FEED_TOKEN_TOUCH_SECONDS = int(os.environ.get("FEED_TOKEN_TOUCH_SECONDS", "60"))

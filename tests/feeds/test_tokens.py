@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -13,7 +14,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from feeds.models import FeedToken
-from feeds.tokens import TOUCH_EVERY, FeedTokenAuthentication, feed_token_create, hash_token
+from feeds.tokens import FeedTokenAuthentication, feed_token_create, hash_token
 
 from .conftest import TOKEN
 
@@ -58,6 +59,8 @@ def test_a_token_can_be_registered_once(db):
 
 
 def test_last_used_at_is_written_at_most_once_a_minute(feed, django_assert_num_queries):
+    touch_every = timedelta(seconds=settings.FEED_TOKEN_TOUCH_SECONDS)
+    assert touch_every == timedelta(minutes=1)
     assert FeedToken.objects.get().last_used_at is None
     with django_assert_num_queries(3):  # token, page, log row (which touches the token)
         feed.post("orders")
@@ -65,12 +68,12 @@ def test_last_used_at_is_written_at_most_once_a_minute(feed, django_assert_num_q
     assert first is not None
     feed.post("orders")
     assert FeedToken.objects.get().last_used_at == first
-    FeedToken.objects.update(last_used_at=timezone.now() - TOUCH_EVERY - timedelta(seconds=1))
+    FeedToken.objects.update(last_used_at=timezone.now() - touch_every - timedelta(seconds=1))
     stale = FeedToken.objects.get().last_used_at
     with django_assert_num_queries(3):
         feed.post("orders")
     assert FeedToken.objects.get().last_used_at > stale
-    FeedToken.objects.update(last_used_at=timezone.now() - TOUCH_EVERY + timedelta(seconds=5))
+    FeedToken.objects.update(last_used_at=timezone.now() - touch_every + timedelta(seconds=5))
     recent = FeedToken.objects.get().last_used_at
     feed.post("orders")
     assert FeedToken.objects.get().last_used_at == recent
@@ -79,6 +82,17 @@ def test_last_used_at_is_written_at_most_once_a_minute(feed, django_assert_num_q
 def test_a_failed_request_does_not_touch_any_token(feed):
     feed.post("orders", token="wrong-token-123456789")
     assert FeedToken.objects.get().last_used_at is None
+
+
+@override_settings(FEED_TOKEN_TOUCH_SECONDS=3600)
+def test_last_used_at_follows_the_touch_setting(feed):
+    an_hour_ago = timezone.now() - timedelta(minutes=59)
+    FeedToken.objects.update(last_used_at=an_hour_ago)
+    feed.post("orders")
+    assert FeedToken.objects.get().last_used_at == an_hour_ago
+    FeedToken.objects.update(last_used_at=an_hour_ago - timedelta(minutes=2))
+    feed.post("orders")
+    assert FeedToken.objects.get().last_used_at > an_hour_ago
 
 
 def test_checking_a_token_is_one_read(feed_token, django_assert_num_queries):
