@@ -131,6 +131,10 @@ def _q(name):
     return connection.ops.quote_name(name)
 
 
+# Rows as the feed's selectors build them (tuple.__new__: no Python-level constructor).
+_row = tuple.__new__
+
+
 def floor(entity: str, after_id: int, zone) -> bytes:
     with connection.cursor() as cursor:
         if entity == "orders":
@@ -140,18 +144,19 @@ def floor(entity: str, after_id: int, zone) -> bytes:
                 "WHERE deleted_at IS NULL AND id > %s ORDER BY id LIMIT %s",
                 [after_id, PER_PAGE],
             )
-            rows = [[*r, []] for r in cursor.fetchall()]
+            rows = [_row(selectors.OrderRow, (*r, [])) for r in cursor.fetchall()]
             if rows:
                 marks = ", ".join(["%s"] * len(rows))
+                item_cols = ", ".join(_q(c) for c in selectors.LINE_ITEM_COLUMNS)
                 cursor.execute(
-                    "SELECT order_id, product_id, quantity, price "
+                    f"SELECT order_id, {item_cols} "
                     f"FROM {_q(LineItem._meta.db_table)} WHERE order_id IN ({marks}) "
                     "ORDER BY order_id, id",
-                    [r[0] for r in rows],
+                    [r.id for r in rows],
                 )
-                by_id = {r[0]: r for r in rows}
-                for order_id, *item in cursor.fetchall():
-                    by_id[order_id][-1].append(item)
+                by_id = {r.id: r for r in rows}
+                for record in cursor.fetchall():
+                    by_id[record[0]].line_items.append(_row(selectors.LineItemRow, record[1:]))
             items = [order_item(r, zone) for r in rows]
         else:
             # The page by keyset, each customer's stats by the same correlated subqueries
@@ -169,7 +174,7 @@ def floor(entity: str, after_id: int, zone) -> bytes:
                 "WHERE c.deleted_at IS NULL AND c.id > %s ORDER BY c.id LIMIT %s",
                 [after_id, PER_PAGE],
             )
-            items = [customer_item(r, zone) for r in cursor.fetchall()]
+            items = [customer_item(_row(selectors.CustomerRow, r), zone) for r in cursor.fetchall()]
     return orjson.dumps(items)
 
 

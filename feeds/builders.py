@@ -1,8 +1,8 @@
 """Build each endpoint's payload, exact to converted.in's contract, from selector rows.
 
-Items are plain dicts built from rows (no serializer per row). Money leaves as JSON numbers
-exact to the cent (int when whole, else a float whose shortest form has at most 2 decimals);
-dates as "YYYY-MM-DD HH:MM:SS" in the store's time zone.
+Items are plain dicts built from the selectors' named rows (no serializer per row). Money
+leaves as JSON numbers exact to the cent (int when whole, else a float whose shortest form has
+at most 2 decimals); dates as "YYYY-MM-DD HH:MM:SS" in the store's time zone.
 """
 
 import math
@@ -72,70 +72,41 @@ def envelope(*, items: list, total: int, page: PageRequest) -> dict:
 # Items ---------------------------------------------------------------------------------
 
 
-def order_item(row, zone: ZoneInfo) -> dict:
-    (
-        order_id,
-        ordered_at,
-        total_price,
-        subtotal_price,
-        total_tax,
-        taxes_included,
-        currency,
-        country_code,
-        financial_status,
-        total_discounts,
-        phone,
-        customer_locale,
-        contact_email,
-        customer_id,
-        line_items,
-    ) = row
+def order_item(row: selectors.OrderRow, zone: ZoneInfo) -> dict:
     return {
-        "id": order_id,
-        "ordered_at": local_time(ordered_at, zone),
-        "total_price": money(total_price),
-        "subtotal_price": money(subtotal_price),
-        "total_tax": money(total_tax),
-        "taxes_included": 1 if taxes_included else 0,
-        "currency": currency,
-        "country_code": country_code,
-        "financial_status": financial_status,
-        "total_discounts": money(total_discounts),
-        "phone": phone,
-        "customer_locale": customer_locale or None,
-        "contact_email": contact_email,
+        "id": row.id,
+        "ordered_at": local_time(row.ordered_at, zone),
+        "total_price": money(row.total_price),
+        "subtotal_price": money(row.subtotal_price),
+        "total_tax": money(row.total_tax),
+        "taxes_included": 1 if row.taxes_included else 0,
+        "currency": row.currency,
+        "country_code": row.country_code,
+        "financial_status": row.financial_status,
+        "total_discounts": money(row.total_discounts),
+        "phone": row.phone,
+        "customer_locale": row.customer_locale or None,
+        "contact_email": row.contact_email,
         "line_items": [
-            {"product_id": product_id, "quantity": quantity, "price": money(price)}
-            for product_id, quantity, price in line_items
+            {"product_id": item.product_id, "quantity": item.quantity, "price": money(item.price)}
+            for item in row.line_items
         ],
-        "customer": {"id": customer_id},
+        "customer": {"id": row.customer_id},
     }
 
 
-def customer_item(row, zone: ZoneInfo) -> dict:
-    (
-        customer_id,
-        email,
-        first_name,
-        last_name,
-        phone,
-        gender,
-        currency,
-        registered_at,
-        orders_count,
-        total_spent,
-    ) = row
+def customer_item(row: selectors.CustomerRow, zone: ZoneInfo) -> dict:
     return {
-        "id": customer_id,
-        "email": email,
-        "first_name": first_name,
-        "last_name": last_name,
-        "orders_count": orders_count,
-        "total_spent": money(total_spent) or 0,
-        "currency": currency,
-        "phone": phone or None,
-        "registered_at": local_time(registered_at, zone),
-        "gender": gender,
+        "id": row.id,
+        "email": row.email,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "orders_count": row.orders_count,
+        "total_spent": money(row.total_spent) or 0,
+        "currency": row.currency,
+        "phone": row.phone or None,
+        "registered_at": local_time(row.registered_at, zone),
+        "gender": row.gender,
     }
 
 
