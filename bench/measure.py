@@ -297,18 +297,18 @@ def explains() -> dict:
     c_offset = (max(1, -(-customers // PER_PAGE)) - 1) * PER_PAGE
     order_table = _q(Order._meta.db_table)
     params = {"entity": "order", "super": "order/64k", "offset": offset, "limit": PER_PAGE}
-    sql = selectors._orders_sql()
+    sql = selectors._orders_sql(connection.vendor)
     if connection.vendor == "sqlite":
         sql = sql.replace("%(entity)s", "'order'").replace("%(offset)s", str(offset))
         sql = sql.replace("%(super)s", "'order/64k'")
         sql = sql.replace("%(limit)s", str(PER_PAGE))
         params = None
-        c_sql = selectors._customers_sql().replace("%(entity)s", "'customer'")
+        c_sql = selectors._customers_sql(connection.vendor).replace("%(entity)s", "'customer'")
         c_sql = c_sql.replace("%(super)s", "'customer/64k'")
         c_sql = c_sql.replace("%(offset)s", str(c_offset)).replace("%(limit)s", str(PER_PAGE))
         c_params = None
     else:
-        c_sql = selectors._customers_sql()
+        c_sql = selectors._customers_sql(connection.vendor)
         c_params = {
             "entity": "customer",
             "super": "customer/64k",

@@ -32,15 +32,18 @@ def _zone(name: str | None) -> ZoneInfo:
 
 def money(value) -> int | float | None:
     """Return an amount as a JSON number exact to the cent: 350 stays 350, 199.65 is 199.65."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
+    # By exact type, most frequent first: a page calls this for every amount of every row.
+    kind = type(value)
+    if kind is Decimal:  # PostgreSQL
+        cents = value.quantize(CENT, ROUND_HALF_UP)
+    elif kind is float:
         # SQLite hands back REAL (and SUM of them); a cent is far above the float's error.
         value = round(value, 2)
         return int(value) if value.is_integer() else value
-    cents = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    elif value is None or isinstance(value, int):
+        return value
+    else:
+        cents = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
     return int(cents) if cents == cents.to_integral_value() else float(cents)
 
 
@@ -52,7 +55,12 @@ def local_time(value, zone: ZoneInfo) -> str | None:
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(zone).strftime(DATE_FORMAT)
+    value = value.astimezone(zone)
+    if value.year < 1000:  # strftime does not pad the year to 4 digits; isoformat does
+        return value.strftime(DATE_FORMAT)
+    # "YYYY-MM-DD HH:MM:SS" without the offset: the same text as strftime(DATE_FORMAT),
+    # in half the time, once for every row of a page.
+    return value.isoformat(" ", "seconds")[:19]
 
 
 def envelope(*, items: list, total: int, page: PageRequest) -> dict:

@@ -16,6 +16,7 @@ columns the statements select.
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import NamedTuple
 
 from django.db import connection
@@ -150,7 +151,9 @@ def _page_sql(*, entity_table: str, columns: list[str]) -> str:
         )"""
 
 
-def _orders_sql() -> str:
+# The page statements depend on nothing but the models and the database's quoting: built once.
+@cache
+def _orders_sql(vendor: str) -> str:
     items = _q(LineItem._meta.db_table)
     cols = ", ".join(f"page.{_q(c)}" for c in ORDER_COLUMNS)
     item_cols = ", ".join(f"li.{_q(c)}" for c in LINE_ITEM_COLUMNS)
@@ -165,7 +168,8 @@ def _orders_sql() -> str:
     )
 
 
-def _customers_sql() -> str:
+@cache
+def _customers_sql(vendor: str) -> str:
     cols = ", ".join(f"page.{_q(c)}" for c in CUSTOMER_COLUMNS)
     figures = customer_figures_sql("page")
     stats = ", ".join(f"{figures[name]} AS {name}" for name in CUSTOMER_FIGURES)
@@ -193,7 +197,7 @@ def orders_page(*, offset: int, limit: int) -> Page:
 
     One SQL statement: a row per line item (or one with NULL items for an order without).
     """
-    raw = _run(_orders_sql(), entity=ORDER_ENTITY, offset=offset, limit=limit)
+    raw = _run(_orders_sql(connection.vendor), entity=ORDER_ENTITY, offset=offset, limit=limit)
     total, time_zone = raw[0][0], raw[0][1]
     rows: list[OrderRow] = []
     end = _HEAD + len(ORDER_COLUMNS)
@@ -216,7 +220,9 @@ def customers_page(*, offset: int, limit: int) -> Page:
     orders_count counts live successful orders; total_spent sums those in the customer's
     currency (amounts in other currencies cannot be added). One SQL statement.
     """
-    raw = _run(_customers_sql(), entity=CUSTOMER_ENTITY, offset=offset, limit=limit)
+    raw = _run(
+        _customers_sql(connection.vendor), entity=CUSTOMER_ENTITY, offset=offset, limit=limit
+    )
     total, time_zone = raw[0][0], raw[0][1]
     rows = [_new_row(CustomerRow, record[_HEAD:]) for record in raw if record[_HEAD] is not None]
     return Page(total=total, rows=rows, time_zone=time_zone)
