@@ -1,11 +1,11 @@
-"""Build each endpoint's payload, exact to converted.in's contract, from selector rows.
+"""Build each endpoint's items, exact to converted.in's contract, from selector rows.
 
-Items are plain dicts built from the selectors' named rows (no serializer per row). Money
-leaves as JSON numbers exact to the cent (int when whole, else a float whose shortest form has
-at most 2 decimals); dates as "YYYY-MM-DD HH:MM:SS" in the store's time zone.
+Items are plain dicts built from the selectors' named rows (no serializer per row); the
+pagination class wraps them in converted.in's envelope. Money leaves as JSON numbers exact to
+the cent (int when whole, else a float whose shortest form has at most 2 decimals); dates as
+"YYYY-MM-DD HH:MM:SS" in the store's time zone.
 """
 
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -13,12 +13,11 @@ from functools import lru_cache
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-import orjson
-
 from shop.models import Store
 
 from . import selectors
-from .inputs import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageRequest
+from .pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, ConvertedInPagination, Paged, PageRequest
+from .renderers import OrjsonRenderer
 
 CENT = Decimal("0.01")
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -61,20 +60,6 @@ def local_time(value, zone: ZoneInfo) -> str | None:
     # "YYYY-MM-DD HH:MM:SS" without the offset: the same text as strftime(DATE_FORMAT),
     # in half the time, once for every row of a page.
     return value.isoformat(" ", "seconds")[:19]
-
-
-def envelope(*, items: list, total: int, page: PageRequest) -> dict:
-    """Wrap a page of items in converted.in's pagination envelope."""
-    count = len(items)
-    return {
-        "current_page": page.page,
-        "data": items,
-        "from": page.offset + 1 if count else None,
-        "last_page": max(1, math.ceil(total / page.per_page)),
-        "per_page": page.per_page,
-        "to": page.offset + count if count else None,
-        "total": total,
-    }
 
 
 # Items ---------------------------------------------------------------------------------
@@ -154,7 +139,7 @@ def product_item(row: dict, store: Store, zone: ZoneInfo) -> dict:
 # Endpoints -----------------------------------------------------------------------------
 
 
-def storeinfo_payload(**_) -> dict:
+def storeinfo_payload() -> dict:
     store = Store.load()
     return {
         "code": 200,
@@ -170,47 +155,44 @@ def storeinfo_payload(**_) -> dict:
     }
 
 
-def orders_payload(*, page: PageRequest, **_) -> dict:
+def orders_items(*, page: PageRequest) -> Paged:
     result = selectors.orders_page(offset=page.offset, limit=page.per_page)
     zone = _zone(result.time_zone)
-    items = [order_item(row, zone) for row in result.rows]
-    return envelope(items=items, total=result.total, page=page)
+    return Paged([order_item(row, zone) for row in result.rows], result.total)
 
 
-def customers_payload(*, page: PageRequest, **_) -> dict:
+def customers_items(*, page: PageRequest) -> Paged:
     result = selectors.customers_page(offset=page.offset, limit=page.per_page)
     zone = _zone(result.time_zone)
-    items = [customer_item(row, zone) for row in result.rows]
-    return envelope(items=items, total=result.total, page=page)
+    return Paged([customer_item(row, zone) for row in result.rows], result.total)
 
 
-def products_payload(*, page: PageRequest, collection_id: int | None = None, **_) -> dict:
+def products_items(*, page: PageRequest, collection_id: int | None = None) -> Paged:
     store = Store.load()
     zone = _zone(store.time_zone)
     result = selectors.products_page(
         offset=page.offset, limit=page.per_page, collection_id=collection_id
     )
-    items = [product_item(row, store, zone) for row in result.rows]
-    return envelope(items=items, total=result.total, page=page)
+    return Paged([product_item(row, store, zone) for row in result.rows], result.total)
 
 
-def categories_payload(*, page: PageRequest, **_) -> dict:
+def categories_items(*, page: PageRequest) -> Paged:
     store = Store.load()
     zone = _zone(store.time_zone)
     top = selectors.category_tree()
     chosen = top[page.offset : page.offset + page.per_page]
-    items = [category_item(node, zone) for node in chosen]
-    return envelope(items=items, total=len(top), page=page)
+    return Paged([category_item(node, zone) for node in chosen], len(top))
 
 
-ENDPOINTS: dict[str, Callable[..., dict]] = {
-    "storeinfo": storeinfo_payload,
-    "categories": categories_payload,
-    "products": products_payload,
-    "customers": customers_payload,
-    "orders": orders_payload,
+# The items of a page of each paged endpoint; the pagination class wraps them.
+PAGES: dict[str, Callable[..., Paged]] = {
+    "categories": categories_items,
+    "products": products_items,
+    "customers": customers_items,
+    "orders": orders_items,
 }
-PAGED = frozenset(ENDPOINTS) - {"storeinfo"}
+PAGED = frozenset(PAGES)
+ENDPOINTS = ("storeinfo", *PAGES)
 
 
 def build_payload(
@@ -222,13 +204,17 @@ def build_payload(
 ) -> dict:
     """Return the payload `endpoint` answers for a page, as converted.in receives it.
 
-    No token is involved: callers are the feed view (after authentication) and staff tools.
+    No token is involved: callers are staff tools (the feed's views authenticate first).
     Raises KeyError for an unknown endpoint and ValueError for a page or size below 1.
     """
     if page < 1 or per_page < 1:
         raise ValueError("page and per_page start at 1.")
-    request = PageRequest(page=page, per_page=min(per_page, MAX_PER_PAGE))
-    return ENDPOINTS[endpoint](page=request, collection_id=collection_id)
+    if endpoint == "storeinfo":
+        return storeinfo_payload()
+    items = PAGES[endpoint]
+    pagination = ConvertedInPagination(PageRequest(page=page, per_page=min(per_page, MAX_PER_PAGE)))
+    filters = {"collection_id": collection_id} if endpoint == "products" else {}
+    return pagination.envelope(items(page=pagination.page, **filters))
 
 
 def render_endpoint(
@@ -239,6 +225,5 @@ def render_endpoint(
     collection_id: int | None = None,
 ) -> bytes:
     """Return the exact JSON bytes the feed answers for a page of `endpoint`."""
-    return orjson.dumps(
-        build_payload(endpoint, page=page, per_page=per_page, collection_id=collection_id)
-    )
+    payload = build_payload(endpoint, page=page, per_page=per_page, collection_id=collection_id)
+    return OrjsonRenderer().render(payload)

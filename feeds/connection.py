@@ -27,8 +27,8 @@ from shop.dashboard import EpochBucket
 from shop.models import Store
 
 from .builders import ENDPOINTS, PAGED, build_payload, render_endpoint
-from .inputs import DEFAULT_PER_PAGE
 from .models import FeedRequest, FeedToken
+from .pagination import DEFAULT_PER_PAGE
 from .tokens import feed_token_check, feed_token_create, feed_token_revoke
 
 app_name = "feeds-connection"

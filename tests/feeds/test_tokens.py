@@ -12,9 +12,18 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
+from feeds.authentication import FeedTokenAuthentication
 from feeds.models import FeedToken
-from feeds.tokens import FeedTokenAuthentication, feed_token_create, hash_token
+from feeds.parsers import (
+    FeedContentNegotiation,
+    FeedFormParser,
+    FeedJSONParser,
+    FeedMultiPartParser,
+)
+from feeds.tokens import feed_token_create, feed_token_match, hash_token
 
 from .conftest import TOKEN
 
@@ -95,16 +104,31 @@ def test_last_used_at_follows_the_touch_setting(feed):
     assert FeedToken.objects.get().last_used_at > an_hour_ago
 
 
+def _request(data: dict, format: str = "multipart") -> Request:
+    """A DRF request for the feed, parsed as the feed's views parse it."""
+    django_request = APIRequestFactory().post("/convertedin/orders", data, format=format)
+    parsers = [FeedJSONParser(), FeedFormParser(), FeedMultiPartParser()]
+    return Request(django_request, parsers=parsers, negotiator=FeedContentNegotiation())
+
+
 def test_checking_a_token_is_one_read(feed_token, django_assert_num_queries):
     with django_assert_num_queries(1):
-        assert FeedTokenAuthentication().authenticate(TOKEN).token_id == feed_token.pk
+        assert feed_token_match(TOKEN) == feed_token.pk
 
 
 def test_a_wrong_token_costs_one_query_like_a_right_one(feed_token, django_assert_num_queries):
-    auth = FeedTokenAuthentication()
     for token in (None, "", "wrong-token-value-123", 42):
         with django_assert_num_queries(1):
-            assert auth.authenticate(token) is None
+            assert feed_token_match(token) is None
+
+
+def test_the_authentication_class_reads_the_token_from_the_body(feed_token):
+    auth = FeedTokenAuthentication()
+    client, token_id = auth.authenticate(_request({"token": TOKEN}, "json"))
+    assert token_id == feed_token.pk == client.token_id
+    assert client.is_authenticated
+    assert auth.authenticate(_request({"token": "wrong-token-value-123"})) is None
+    assert auth.authenticate_header(_request({})) == 'Token realm="convertedin"'
 
 
 def test_feed_token_command_adds_lists_and_revokes(db):
