@@ -35,7 +35,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from rest_framework import serializers  # noqa: E402
 from rest_framework.renderers import JSONRenderer  # noqa: E402
 
-from feeds import selectors  # noqa: E402
+from feeds import counters, selectors  # noqa: E402
 from feeds.builders import _zone, customer_item, order_item, render_endpoint  # noqa: E402
 from feeds.models import FeedToken  # noqa: E402
 from feeds.tokens import feed_token_create, hash_token  # noqa: E402
@@ -131,6 +131,10 @@ def _q(name):
     return connection.ops.quote_name(name)
 
 
+# Rows as the feed's selectors build them (tuple.__new__: no Python-level constructor).
+_row = tuple.__new__
+
+
 def floor(entity: str, after_id: int, zone) -> bytes:
     with connection.cursor() as cursor:
         if entity == "orders":
@@ -140,18 +144,19 @@ def floor(entity: str, after_id: int, zone) -> bytes:
                 "WHERE deleted_at IS NULL AND id > %s ORDER BY id LIMIT %s",
                 [after_id, PER_PAGE],
             )
-            rows = [[*r, []] for r in cursor.fetchall()]
+            rows = [_row(selectors.OrderRow, (*r, [])) for r in cursor.fetchall()]
             if rows:
                 marks = ", ".join(["%s"] * len(rows))
+                item_cols = ", ".join(_q(c) for c in selectors.LINE_ITEM_COLUMNS)
                 cursor.execute(
-                    "SELECT order_id, product_id, quantity, price "
+                    f"SELECT order_id, {item_cols} "
                     f"FROM {_q(LineItem._meta.db_table)} WHERE order_id IN ({marks}) "
                     "ORDER BY order_id, id",
-                    [r[0] for r in rows],
+                    [r.id for r in rows],
                 )
-                by_id = {r[0]: r for r in rows}
-                for order_id, *item in cursor.fetchall():
-                    by_id[order_id][-1].append(item)
+                by_id = {r.id: r for r in rows}
+                for record in cursor.fetchall():
+                    by_id[record[0]].line_items.append(_row(selectors.LineItemRow, record[1:]))
             items = [order_item(r, zone) for r in rows]
         else:
             # The page by keyset, each customer's stats by the same correlated subqueries
@@ -169,7 +174,7 @@ def floor(entity: str, after_id: int, zone) -> bytes:
                 "WHERE c.deleted_at IS NULL AND c.id > %s ORDER BY c.id LIMIT %s",
                 [after_id, PER_PAGE],
             )
-            items = [customer_item(r, zone) for r in cursor.fetchall()]
+            items = [customer_item(_row(selectors.CustomerRow, r), zone) for r in cursor.fetchall()]
     return orjson.dumps(items)
 
 
@@ -285,31 +290,33 @@ def explain(sql: str, params) -> str:
         return "\n".join(lines)
 
 
+def _statement(sql: str, entity: str, offset: int) -> tuple[str, dict | None]:
+    """A page statement with its parameters; on SQLite, with the values written in."""
+    params = {
+        "entity": entity,
+        "super": entity + counters.SUPER_SUFFIX,
+        "offset": offset,
+        "limit": PER_PAGE,
+    }
+    if connection.vendor != "sqlite":
+        return sql, params
+    for name, value in params.items():
+        sql = sql.replace(f"%({name})s", f"'{value}'" if isinstance(value, str) else str(value))
+    return sql, None
+
+
 def explains() -> dict:
     total = Order.objects.alive().count()
     offset = (max(1, -(-total // PER_PAGE)) - 1) * PER_PAGE
     customers = Customer.objects.alive().count()
     c_offset = (max(1, -(-customers // PER_PAGE)) - 1) * PER_PAGE
     order_table = _q(Order._meta.db_table)
-    params = {"entity": "order", "super": "order/64k", "offset": offset, "limit": PER_PAGE}
-    sql = selectors._orders_sql()
-    if connection.vendor == "sqlite":
-        sql = sql.replace("%(entity)s", "'order'").replace("%(offset)s", str(offset))
-        sql = sql.replace("%(super)s", "'order/64k'")
-        sql = sql.replace("%(limit)s", str(PER_PAGE))
-        params = None
-        c_sql = selectors._customers_sql().replace("%(entity)s", "'customer'")
-        c_sql = c_sql.replace("%(super)s", "'customer/64k'")
-        c_sql = c_sql.replace("%(offset)s", str(c_offset)).replace("%(limit)s", str(PER_PAGE))
-        c_params = None
-    else:
-        c_sql = selectors._customers_sql()
-        c_params = {
-            "entity": "customer",
-            "super": "customer/64k",
-            "offset": c_offset,
-            "limit": PER_PAGE,
-        }
+    sql, params = _statement(
+        selectors._orders_sql(connection.vendor), counters.ORDER_ENTITY, offset
+    )
+    c_sql, c_params = _statement(
+        selectors._customers_sql(connection.vendor), counters.CUSTOMER_ENTITY, c_offset
+    )
     return {
         "feed: orders, last page (one statement)": explain(sql, params),
         "feed: customers, last page (one statement)": explain(c_sql, c_params),

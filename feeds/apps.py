@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.core.signals import setting_changed
+from django.db.models.signals import post_migrate
 
 
 class FeedsConfig(AppConfig):
@@ -8,7 +10,9 @@ class FeedsConfig(AppConfig):
     def ready(self):
         from shop import signals
 
-        from . import liveblocks
+        from . import liveblocks, requestlog
 
         signals.bulk_load_started.connect(liveblocks.bulk_load_started)
         signals.bulk_load_finished.connect(liveblocks.bulk_load_finished)
+        post_migrate.connect(requestlog.policy_after_migrate, sender=self)
+        setting_changed.connect(requestlog.policy_after_setting_changed)

@@ -1,11 +1,11 @@
-"""Build each endpoint's payload, exact to converted.in's contract, from selector rows.
+"""Build each endpoint's items, exact to converted.in's contract, from selector rows.
 
-Items are plain dicts built from rows (no serializer per row). Money leaves as JSON numbers
-exact to the cent (int when whole, else a float whose shortest form has at most 2 decimals);
-dates as "YYYY-MM-DD HH:MM:SS" in the store's time zone.
+Items are plain dicts built from the selectors' named rows (no serializer per row); the
+pagination class wraps them in converted.in's envelope. Money leaves as JSON numbers exact to
+the cent (int when whole, else a float whose shortest form has at most 2 decimals); dates as
+"YYYY-MM-DD HH:MM:SS" in the store's time zone.
 """
 
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -13,12 +13,11 @@ from functools import lru_cache
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-import orjson
-
 from shop.models import Store
 
 from . import selectors
-from .inputs import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageRequest
+from .pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, ConvertedInPagination, Paged, PageRequest
+from .renderers import OrjsonRenderer
 
 CENT = Decimal("0.01")
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -32,15 +31,18 @@ def _zone(name: str | None) -> ZoneInfo:
 
 def money(value) -> int | float | None:
     """Return an amount as a JSON number exact to the cent: 350 stays 350, 199.65 is 199.65."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
+    # By exact type, most frequent first: a page calls this for every amount of every row.
+    kind = type(value)
+    if kind is Decimal:  # PostgreSQL
+        cents = value.quantize(CENT, ROUND_HALF_UP)
+    elif kind is float:
         # SQLite hands back REAL (and SUM of them); a cent is far above the float's error.
         value = round(value, 2)
         return int(value) if value.is_integer() else value
-    cents = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    elif value is None or isinstance(value, int):
+        return value
+    else:
+        cents = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
     return int(cents) if cents == cents.to_integral_value() else float(cents)
 
 
@@ -52,90 +54,52 @@ def local_time(value, zone: ZoneInfo) -> str | None:
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(zone).strftime(DATE_FORMAT)
-
-
-def envelope(*, items: list, total: int, page: PageRequest) -> dict:
-    """Wrap a page of items in converted.in's pagination envelope."""
-    count = len(items)
-    return {
-        "current_page": page.page,
-        "data": items,
-        "from": page.offset + 1 if count else None,
-        "last_page": max(1, math.ceil(total / page.per_page)),
-        "per_page": page.per_page,
-        "to": page.offset + count if count else None,
-        "total": total,
-    }
+    value = value.astimezone(zone)
+    if value.year < 1000:  # strftime does not pad the year to 4 digits; isoformat does
+        return value.strftime(DATE_FORMAT)
+    # "YYYY-MM-DD HH:MM:SS" without the offset: the same text as strftime(DATE_FORMAT),
+    # in half the time, once for every row of a page.
+    return value.isoformat(" ", "seconds")[:19]
 
 
 # Items ---------------------------------------------------------------------------------
 
 
-def order_item(row, zone: ZoneInfo) -> dict:
-    (
-        order_id,
-        ordered_at,
-        total_price,
-        subtotal_price,
-        total_tax,
-        taxes_included,
-        currency,
-        country_code,
-        financial_status,
-        total_discounts,
-        phone,
-        customer_locale,
-        contact_email,
-        customer_id,
-        line_items,
-    ) = row
+def order_item(row: selectors.OrderRow, zone: ZoneInfo) -> dict:
     return {
-        "id": order_id,
-        "ordered_at": local_time(ordered_at, zone),
-        "total_price": money(total_price),
-        "subtotal_price": money(subtotal_price),
-        "total_tax": money(total_tax),
-        "taxes_included": 1 if taxes_included else 0,
-        "currency": currency,
-        "country_code": country_code,
-        "financial_status": financial_status,
-        "total_discounts": money(total_discounts),
-        "phone": phone,
-        "customer_locale": customer_locale or None,
-        "contact_email": contact_email,
+        "id": row.id,
+        "ordered_at": local_time(row.ordered_at, zone),
+        "total_price": money(row.total_price),
+        "subtotal_price": money(row.subtotal_price),
+        "total_tax": money(row.total_tax),
+        "taxes_included": 1 if row.taxes_included else 0,
+        "currency": row.currency,
+        "country_code": row.country_code,
+        "financial_status": row.financial_status,
+        "total_discounts": money(row.total_discounts),
+        "phone": row.phone,
+        "customer_locale": row.customer_locale or None,
+        "contact_email": row.contact_email,
         "line_items": [
-            {"product_id": product_id, "quantity": quantity, "price": money(price)}
-            for product_id, quantity, price in line_items
+            {"product_id": item.product_id, "quantity": item.quantity, "price": money(item.price)}
+            for item in row.line_items
         ],
-        "customer": {"id": customer_id},
+        "customer": {"id": row.customer_id},
     }
 
 
-def customer_item(row, zone: ZoneInfo) -> dict:
-    (
-        customer_id,
-        email,
-        first_name,
-        last_name,
-        phone,
-        gender,
-        currency,
-        registered_at,
-        orders_count,
-        total_spent,
-    ) = row
+def customer_item(row: selectors.CustomerRow, zone: ZoneInfo) -> dict:
     return {
-        "id": customer_id,
-        "email": email,
-        "first_name": first_name,
-        "last_name": last_name,
-        "orders_count": orders_count,
-        "total_spent": money(total_spent) or 0,
-        "currency": currency,
-        "phone": phone or None,
-        "registered_at": local_time(registered_at, zone),
-        "gender": gender,
+        "id": row.id,
+        "email": row.email,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "orders_count": row.orders_count,
+        "total_spent": money(row.total_spent) or 0,
+        "currency": row.currency,
+        "phone": row.phone or None,
+        "registered_at": local_time(row.registered_at, zone),
+        "gender": row.gender,
     }
 
 
@@ -175,7 +139,7 @@ def product_item(row: dict, store: Store, zone: ZoneInfo) -> dict:
 # Endpoints -----------------------------------------------------------------------------
 
 
-def storeinfo_payload(**_) -> dict:
+def storeinfo_payload() -> dict:
     store = Store.load()
     return {
         "code": 200,
@@ -191,47 +155,44 @@ def storeinfo_payload(**_) -> dict:
     }
 
 
-def orders_payload(*, page: PageRequest, **_) -> dict:
+def orders_items(*, page: PageRequest) -> Paged:
     result = selectors.orders_page(offset=page.offset, limit=page.per_page)
     zone = _zone(result.time_zone)
-    items = [order_item(row, zone) for row in result.rows]
-    return envelope(items=items, total=result.total, page=page)
+    return Paged([order_item(row, zone) for row in result.rows], result.total)
 
 
-def customers_payload(*, page: PageRequest, **_) -> dict:
+def customers_items(*, page: PageRequest) -> Paged:
     result = selectors.customers_page(offset=page.offset, limit=page.per_page)
     zone = _zone(result.time_zone)
-    items = [customer_item(row, zone) for row in result.rows]
-    return envelope(items=items, total=result.total, page=page)
+    return Paged([customer_item(row, zone) for row in result.rows], result.total)
 
 
-def products_payload(*, page: PageRequest, collection_id: int | None = None, **_) -> dict:
+def products_items(*, page: PageRequest, collection_id: int | None = None) -> Paged:
     store = Store.load()
     zone = _zone(store.time_zone)
     result = selectors.products_page(
         offset=page.offset, limit=page.per_page, collection_id=collection_id
     )
-    items = [product_item(row, store, zone) for row in result.rows]
-    return envelope(items=items, total=result.total, page=page)
+    return Paged([product_item(row, store, zone) for row in result.rows], result.total)
 
 
-def categories_payload(*, page: PageRequest, **_) -> dict:
+def categories_items(*, page: PageRequest) -> Paged:
     store = Store.load()
     zone = _zone(store.time_zone)
     top = selectors.category_tree()
     chosen = top[page.offset : page.offset + page.per_page]
-    items = [category_item(node, zone) for node in chosen]
-    return envelope(items=items, total=len(top), page=page)
+    return Paged([category_item(node, zone) for node in chosen], len(top))
 
 
-ENDPOINTS: dict[str, Callable[..., dict]] = {
-    "storeinfo": storeinfo_payload,
-    "categories": categories_payload,
-    "products": products_payload,
-    "customers": customers_payload,
-    "orders": orders_payload,
+# The items of a page of each paged endpoint; the pagination class wraps them.
+PAGES: dict[str, Callable[..., Paged]] = {
+    "categories": categories_items,
+    "products": products_items,
+    "customers": customers_items,
+    "orders": orders_items,
 }
-PAGED = frozenset(ENDPOINTS) - {"storeinfo"}
+PAGED = frozenset(PAGES)
+ENDPOINTS = ("storeinfo", *PAGES)
 
 
 def build_payload(
@@ -243,13 +204,17 @@ def build_payload(
 ) -> dict:
     """Return the payload `endpoint` answers for a page, as converted.in receives it.
 
-    No token is involved: callers are the feed view (after authentication) and staff tools.
+    No token is involved: callers are staff tools (the feed's views authenticate first).
     Raises KeyError for an unknown endpoint and ValueError for a page or size below 1.
     """
     if page < 1 or per_page < 1:
         raise ValueError("page and per_page start at 1.")
-    request = PageRequest(page=page, per_page=min(per_page, MAX_PER_PAGE))
-    return ENDPOINTS[endpoint](page=request, collection_id=collection_id)
+    if endpoint == "storeinfo":
+        return storeinfo_payload()
+    items = PAGES[endpoint]
+    pagination = ConvertedInPagination(PageRequest(page=page, per_page=min(per_page, MAX_PER_PAGE)))
+    filters = {"collection_id": collection_id} if endpoint == "products" else {}
+    return pagination.envelope(items(page=pagination.page, **filters))
 
 
 def render_endpoint(
@@ -260,6 +225,5 @@ def render_endpoint(
     collection_id: int | None = None,
 ) -> bytes:
     """Return the exact JSON bytes the feed answers for a page of `endpoint`."""
-    return orjson.dumps(
-        build_payload(endpoint, page=page, per_page=per_page, collection_id=collection_id)
-    )
+    payload = build_payload(endpoint, page=page, per_page=per_page, collection_id=collection_id)
+    return OrjsonRenderer().render(payload)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, Max, Min, Q, Sum
@@ -26,9 +27,8 @@ from shop.dashboard import EpochBucket
 from shop.models import Store
 
 from .builders import ENDPOINTS, PAGED, build_payload, render_endpoint
-from .inputs import DEFAULT_PER_PAGE
 from .models import FeedRequest, FeedToken
-from .requestlog import KEEP_DAYS, KEEP_ROWS
+from .pagination import DEFAULT_PER_PAGE
 from .tokens import feed_token_check, feed_token_create, feed_token_revoke
 
 app_name = "feeds-connection"
@@ -195,8 +195,8 @@ def connection_view(request):
         "base_url": _base_url(request),
         "endpoints": list(ENDPOINTS),
         "store": store,
-        "keep_days": KEEP_DAYS,
-        "keep_rows": KEEP_ROWS,
+        "keep_days": settings.FEED_REQUEST_LOG_KEEP_DAYS,
+        "keep_rows": settings.FEED_REQUEST_LOG_KEEP_ROWS,
         "can_add_token": user.has_perm("feeds.add_feedtoken"),
         "can_revoke": user.has_perm("feeds.change_feedtoken"),
         "previewable": [e for e in ENDPOINTS if user.has_perm(PREVIEW_PERMISSION[e])],

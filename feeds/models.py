@@ -1,6 +1,7 @@
 """The feed's own data: converted.in tokens, the request log and live-row counters."""
 
 from django.db import models
+from django.db.models import Q
 
 
 class FeedToken(models.Model):
@@ -46,6 +47,32 @@ class FeedRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} page {self.page} → {self.status}"
+
+
+class RequestLogPolicy(models.Model):
+    """The request log's limits, as the database's triggers read them: one row, written by the
+    app from its settings (feeds/requestlog.py)."""
+
+    keep_days = models.PositiveIntegerField()
+    keep_rows = models.PositiveBigIntegerField()
+    prune_every = models.PositiveIntegerField()
+    touch_seconds = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="requestlogpolicy_single_row"),
+            models.CheckConstraint(
+                condition=Q(keep_days__gte=1, keep_rows__gte=1, prune_every__gte=1),
+                name="requestlogpolicy_limits_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"keep {self.keep_days} days, {self.keep_rows} rows; prune every "
+            f"{self.prune_every}; touch tokens every {self.touch_seconds} s"
+        )
 
 
 class LiveBlock(models.Model):

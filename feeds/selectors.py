@@ -2,16 +2,22 @@
 
 Orders and customers are read in a single SQL statement per page. The page's first row is
 found from `LiveBlock` counts, kept by database triggers in the same transaction as every
-write: live rows per superblock of SUPERBLOCK ids and per block of BLOCK ids. Summing the
-~N / SUPERBLOCK superblock rows gives the superblock where the page starts, summing its (at
-most 64) block rows gives the block, and the statement then skips fewer than BLOCK rows,
-instead of `OFFSET (page - 1) * per_page`. The result is exactly what
+write (feeds/counters.py): live rows per superblock of SUPERBLOCK ids and per block of BLOCK
+ids. Summing the ~N / SUPERBLOCK superblock rows gives the superblock where the page starts,
+summing its (at most 64) block rows gives the block, and the statement then skips fewer than
+BLOCK rows, instead of `OFFSET (page - 1) * per_page`. The result is exactly what
 `ORDER BY id LIMIT per_page OFFSET (page - 1) * per_page` over live rows returns, at any depth,
 for the same snapshot; `total` is the sum of the superblock counts, no COUNT(*) over the table.
+
+Orders and customers come back as named rows (OrderRow, CustomerRow), whose fields are the
+columns the statements select.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import F
@@ -26,41 +32,72 @@ from shop.models import (
     customer_figures_sql,
 )
 
-from .models import LiveBlock
+from .counters import (
+    BLOCK,
+    BLOCKS_PER_SUPERBLOCK,
+    COUNTS_TABLE,
+    CUSTOMER_ENTITY,
+    ORDER_ENTITY,
+    SUPER_SUFFIX,
+)
 
-# Must match the sizes in the triggers (feeds/migrations/0004_live_superblocks.py).
-BLOCK = 1000
-SUPERBLOCK = 64 * BLOCK
-SUPER_SUFFIX = "/64k"
-ORDER_ENTITY = "order"
-CUSTOMER_ENTITY = "customer"
+# The page statements are raw SQL, without Django's converters: money is a Decimal on
+# PostgreSQL, a float or int on SQLite; a timestamp an aware datetime or ISO text.
+Money = Decimal | float | int
+Stamp = datetime | str
 
-ORDER_COLUMNS = [
-    "id",
-    "ordered_at",
-    "total_price",
-    "subtotal_price",
-    "total_tax",
-    "taxes_included",
-    "currency",
-    "country_code",
-    "financial_status",
-    "total_discounts",
-    "phone",
-    "customer_locale",
-    "contact_email",
-    "customer_id",
-]
-CUSTOMER_COLUMNS = [
-    "id",
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "gender",
-    "currency",
-    "registered_at",
-]
+
+class LineItemRow(NamedTuple):
+    product_id: int
+    quantity: int
+    price: Money
+
+
+class OrderRow(NamedTuple):
+    """One live order of a page: its table's columns, then its line items by id."""
+
+    id: int
+    ordered_at: Stamp
+    total_price: Money
+    subtotal_price: Money
+    total_tax: Money
+    taxes_included: bool
+    currency: str
+    country_code: str
+    financial_status: str
+    total_discounts: Money
+    phone: str
+    customer_locale: str
+    contact_email: str
+    customer_id: int
+    line_items: list[LineItemRow]
+
+
+class CustomerRow(NamedTuple):
+    """One live customer of a page: its table's columns, then its figures."""
+
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    phone: str
+    gender: str
+    currency: str
+    registered_at: Stamp
+    orders_count: int
+    total_spent: Money | None
+
+
+# What each page statement selects, named once by the rows above.
+ORDER_COLUMNS = list(OrderRow._fields[:-1])
+LINE_ITEM_COLUMNS = list(LineItemRow._fields)
+CUSTOMER_COLUMNS = list(CustomerRow._fields[:-2])
+CUSTOMER_FIGURES = list(CustomerRow._fields[-2:])
+# Every row of a page statement starts with the total and the store's time zone.
+_HEAD = 2
+# A row from a tuple already in field order: tuple.__new__ skips the NamedTuple's Python-level
+# constructor, several times slower, for every row of a page.
+_new_row = tuple.__new__
 
 
 @dataclass(frozen=True)
@@ -77,7 +114,7 @@ def _q(name: str) -> str:
 def _page_sql(*, entity_table: str, columns: list[str]) -> str:
     """Return the CTEs that locate one page of live rows of a table through LiveBlock."""
     cols = ", ".join(f"r.{_q(c)}" for c in columns)
-    blocks = _q(LiveBlock._meta.db_table)
+    blocks = _q(COUNTS_TABLE)
     store = _q(Store._meta.db_table)
     return f"""
         WITH supers AS (
@@ -90,7 +127,8 @@ def _page_sql(*, entity_table: str, columns: list[str]) -> str:
             FROM {blocks} WHERE entity = %(super)s
         ),
         super_start AS (
-            SELECT block * {SUPERBLOCK // BLOCK} AS first_block, %(offset)s - (upto - live) AS skip
+            SELECT block * {BLOCKS_PER_SUPERBLOCK} AS first_block,
+                   %(offset)s - (upto - live) AS skip
             FROM supers WHERE upto > %(offset)s ORDER BY block LIMIT 1
         ),
         counted AS (
@@ -98,7 +136,7 @@ def _page_sql(*, entity_table: str, columns: list[str]) -> str:
             FROM {blocks}
             WHERE entity = %(entity)s
               AND block >= (SELECT first_block FROM super_start)
-              AND block < (SELECT first_block FROM super_start) + {SUPERBLOCK // BLOCK}
+              AND block < (SELECT first_block FROM super_start) + {BLOCKS_PER_SUPERBLOCK}
         ),
         start AS (
             SELECT block * {BLOCK} AS first_id,
@@ -113,14 +151,16 @@ def _page_sql(*, entity_table: str, columns: list[str]) -> str:
         )"""
 
 
-def _orders_sql() -> str:
+# The page statements depend on nothing but the models and the database's quoting: built once.
+@cache
+def _orders_sql(vendor: str) -> str:
     items = _q(LineItem._meta.db_table)
     cols = ", ".join(f"page.{_q(c)}" for c in ORDER_COLUMNS)
+    item_cols = ", ".join(f"li.{_q(c)}" for c in LINE_ITEM_COLUMNS)
     return (
         _page_sql(entity_table=Order._meta.db_table, columns=ORDER_COLUMNS)
         + f"""
-        SELECT head.total, head.time_zone, {cols},
-               li.product_id, li.quantity, li.price
+        SELECT head.total, head.time_zone, {cols}, {item_cols}
         FROM head
         LEFT JOIN page ON 1 = 1
         LEFT JOIN {items} li ON li.order_id = page.id
@@ -128,15 +168,15 @@ def _orders_sql() -> str:
     )
 
 
-def _customers_sql() -> str:
+@cache
+def _customers_sql(vendor: str) -> str:
     cols = ", ".join(f"page.{_q(c)}" for c in CUSTOMER_COLUMNS)
     figures = customer_figures_sql("page")
+    stats = ", ".join(f"{figures[name]} AS {name}" for name in CUSTOMER_FIGURES)
     return (
         _page_sql(entity_table=Customer._meta.db_table, columns=CUSTOMER_COLUMNS)
         + f"""
-        SELECT head.total, head.time_zone, {cols},
-               {figures["orders_count"]} AS orders_count,
-               {figures["total_spent"]} AS total_spent
+        SELECT head.total, head.time_zone, {cols}, {stats}
         FROM head
         LEFT JOIN page ON 1 = 1
         ORDER BY page.id"""
@@ -153,35 +193,39 @@ def _run(sql: str, *, entity: str, offset: int, limit: int) -> list[tuple]:
 
 
 def orders_page(*, offset: int, limit: int) -> Page:
-    """Return live orders [offset, offset + limit) by id, each with its line items.
+    """Return live orders [offset, offset + limit) by id as OrderRows, with their line items.
 
-    Rows are (id, ordered_at, ..., customer_id, line_items) in ORDER_COLUMNS order, line_items
-    a list of (product_id, quantity, price). One SQL statement.
+    One SQL statement: a row per line item (or one with NULL items for an order without).
     """
-    raw = _run(_orders_sql(), entity=ORDER_ENTITY, offset=offset, limit=limit)
+    raw = _run(_orders_sql(connection.vendor), entity=ORDER_ENTITY, offset=offset, limit=limit)
     total, time_zone = raw[0][0], raw[0][1]
-    rows: list[list[Any]] = []
-    width = len(ORDER_COLUMNS)
+    rows: list[OrderRow] = []
+    end = _HEAD + len(ORDER_COLUMNS)
+    last_id = None
+    items: list[LineItemRow] = []
     for record in raw:
-        order = record[2 : 2 + width]
-        if order[0] is None:
+        order_id = record[_HEAD]
+        if order_id is None:
             continue
-        if not rows or rows[-1][0] != order[0]:
-            rows.append([*order, []])
-        if record[2 + width] is not None:
-            rows[-1][-1].append(record[2 + width :])
+        if order_id != last_id:
+            last_id, items = order_id, []
+            rows.append(_new_row(OrderRow, (*record[_HEAD:end], items)))
+        if record[end] is not None:
+            items.append(_new_row(LineItemRow, record[end:]))
     return Page(total=total, rows=rows, time_zone=time_zone)
 
 
 def customers_page(*, offset: int, limit: int) -> Page:
-    """Return live customers [offset, offset + limit) by id with orders_count and total_spent.
+    """Return live customers [offset, offset + limit) by id as CustomerRows.
 
     orders_count counts live successful orders; total_spent sums those in the customer's
     currency (amounts in other currencies cannot be added). One SQL statement.
     """
-    raw = _run(_customers_sql(), entity=CUSTOMER_ENTITY, offset=offset, limit=limit)
+    raw = _run(
+        _customers_sql(connection.vendor), entity=CUSTOMER_ENTITY, offset=offset, limit=limit
+    )
     total, time_zone = raw[0][0], raw[0][1]
-    rows = [record[2:] for record in raw if record[2] is not None]
+    rows = [_new_row(CustomerRow, record[_HEAD:]) for record in raw if record[_HEAD] is not None]
     return Page(total=total, rows=rows, time_zone=time_zone)
 
 

@@ -2,19 +2,11 @@
 
 from django.urls import re_path
 
-from .builders import ENDPOINTS
-from .views import FeedEndpointView, not_found
+from .views import VIEWS, NotFoundView
 
 app_name = "feeds"
 
 urlpatterns = [
-    *(
-        re_path(
-            rf"^{name}/?$",
-            FeedEndpointView.as_view(endpoint=name),
-            name=name,
-        )
-        for name in ENDPOINTS
-    ),
-    re_path(r"^(?P<path>.*)$", not_found, name="not-found"),
+    *(re_path(rf"^{name}/?$", view.as_view(), name=name) for name, view in VIEWS.items()),
+    re_path(r"^(?P<path>.*)$", NotFoundView.as_view(), name="not-found"),
 ]

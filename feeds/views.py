@@ -1,146 +1,177 @@
-"""The converted.in feed's views: POST only, token in the body, every answer JSON."""
+"""The converted.in feed's endpoints, as DRF views: POST only, token in the body, JSON always.
+
+The parts are DRF's, each in its module: parsers (feeds.parsers), the token authentication
+class and the wrong-token throttle (feeds.authentication), the pagination class
+(feeds.pagination), the orjson renderer and the exception handler that writes converted.in's
+error bodies (feeds.exceptions). Each answer, success or refusal, leaves one row in the
+request log; a page costs three queries: the token, the page, the log row.
+"""
 
 import ipaddress
-import logging
 import time
-from dataclasses import dataclass
 
-import orjson
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
-from django.views import View
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
+from rest_framework import exceptions
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from config import ratelimit
-
-from .builders import ENDPOINTS, PAGED, build_payload, render_endpoint
-from .inputs import FeedError, PageRequest, collection_id, page_request, read_body
+from . import builders
+from .authentication import FeedTokenAuthentication, WrongTokenThrottle
+from .exceptions import InvalidFields, PayloadTooLarge, TokenInURL, feed_exception_handler
+from .pagination import ConvertedInPagination, given, positive_int
+from .parsers import FeedContentNegotiation, FeedFormParser, FeedJSONParser, FeedMultiPartParser
+from .renderers import OrjsonRenderer
 from .requestlog import feed_request_log
-from .tokens import FeedTokenAuthentication
-
-__all__ = ["FeedEndpointView", "build_payload", "not_found", "render_endpoint"]
-
-logger = logging.getLogger(__name__)
 
 
-def _json(body: dict, status: int, headers: dict | None = None) -> HttpResponse:
-    response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
-    response["Cache-Control"] = "no-store"
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+class ConvertedInView(APIView):
+    """JSON in converted.in's shapes for every answer, never cached, outside the REST API's
+    schema. Every policy is set here, so the REST API's defaults never reach the feed."""
+
+    renderer_classes = [OrjsonRenderer]
+    content_negotiation_class = FeedContentNegotiation
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+    versioning_class = None
+    schema = None
+
+    def get_exception_handler(self):
+        return feed_exception_handler
+
+    @property
+    def default_response_headers(self) -> dict:
+        # No Allow or Vary on every answer: Allow belongs to the 405 alone.
+        return {}
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
-def _client_address(request: HttpRequest) -> str | None:
+@method_decorator(sensitive_post_parameters("token"), name="dispatch")
+class FeedView(ConvertedInView):
+    """One converted.in endpoint: refuse, authenticate, answer, log the request."""
+
+    endpoint = ""
+    http_method_names = ["post"]
+    parser_classes = [FeedJSONParser, FeedFormParser, FeedMultiPartParser]
+    authentication_classes = [FeedTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [WrongTokenThrottle]
+
+    def dispatch(self, request, *args, **kwargs):
+        started = time.perf_counter()
+        self.token_id = self.page = None
+        self.rows = 0
+        # Rendered here, so the logged duration includes writing the JSON.
+        response = super().dispatch(request, *args, **kwargs).render()
+        feed_request_log(
+            endpoint=self.endpoint,
+            page=self.page.page if self.page else None,
+            per_page=self.page.per_page if self.page else None,
+            status=response.status_code,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            rows=self.rows,
+            client_address=_client_address(request),
+            token_id=self.token_id,
+        )
+        # DRF ties the response to itself (renderer_context) and to this view; untie them, so
+        # a page's thousands of objects are freed once the answer is sent, not by the cycle GC.
+        response.renderer_context = self.response = None
+        return response
+
+    def initial(self, request, *args, **kwargs):
+        # Refusals that need neither the body nor the database come first.
+        if request.method not in self.allowed_methods:
+            raise exceptions.MethodNotAllowed(request.method)
+        if "token" in request.query_params:
+            raise TokenInURL
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and length > limit:
+            raise PayloadTooLarge
+        super().initial(request, *args, **kwargs)
+
+    def check_permissions(self, request):
+        self.token_id = request.auth
+        if request.auth is None:
+            # Count a wrong token before refusing it: past the limit the answer is 429.
+            self.check_throttles(request)
+        super().check_permissions(request)
+
+
+class StoreInfoView(FeedView):
+    endpoint = "storeinfo"
+
+    def post(self, request) -> Response:
+        self.rows = 1
+        return Response(builders.storeinfo_payload())
+
+
+class PagedFeedView(FeedView):
+    pagination_class = ConvertedInPagination
+
+    def filters(self, request) -> dict:
+        return {}
+
+    def post(self, request) -> Response:
+        paginator = self.pagination_class()
+        self.page = paginator.paginate_request(request)
+        paged = builders.PAGES[self.endpoint](page=self.page, **self.filters(request))
+        self.rows = len(paged.items)
+        return paginator.get_paginated_response(paged)
+
+
+class CategoriesView(PagedFeedView):
+    endpoint = "categories"
+
+
+class ProductsView(PagedFeedView):
+    endpoint = "products"
+
+    def filters(self, request) -> dict:
+        """Read the optional collection (category) id."""
+        data = request.data
+        if not given(data, "collection_id"):
+            return {"collection_id": None}
+        errors: dict = {}
+        value = positive_int(data["collection_id"], "collection_id", errors, upper=2**62)
+        if errors:
+            raise InvalidFields(errors)
+        return {"collection_id": value}
+
+
+class CustomersView(PagedFeedView):
+    endpoint = "customers"
+
+
+class OrdersView(PagedFeedView):
+    endpoint = "orders"
+
+
+VIEWS = {
+    view.endpoint: view
+    for view in (StoreInfoView, CategoriesView, ProductsView, CustomersView, OrdersView)
+}
+
+
+class NotFoundView(ConvertedInView):
+    """Any other path under /convertedin/: a JSON 404."""
+
+    def initial(self, request, *args, **kwargs):
+        raise exceptions.NotFound
+
+
+def _client_address(request) -> str | None:
     try:
         return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR") or ""))
     except ValueError:
         return None
-
-
-def _count_failure(request: HttpRequest) -> None:
-    """Count a wrong token against the client's address in the shared cache; past the limit,
-    answer 429 instead of 401 until the window ends.
-
-    Only failures are counted, so the right token costs no extra query and a crawler behind
-    the same address as a prober keeps working. The address is REMOTE_ADDR unless
-    TRUSTED_PROXY_COUNT says a proxy of ours sets X-Forwarded-For, so a spoofed header does not
-    reset the count.
-    """
-    limit = getattr(settings, "FEED_TOKEN_FAILURES_PER_MINUTE", 10)
-    verdict = ratelimit.hit(
-        f"feed-token-fail:{ratelimit.client_ip(request)}", limit=limit, window=60
-    )
-    if not verdict.allowed:
-        raise FeedError(
-            429,
-            "Too many requests with a wrong token. Try again later.",
-            headers={"Retry-After": str(verdict.retry_after)},
-        )
-
-
-@dataclass
-class _Seen:
-    """What the request log keeps of a request, filled in as the request is read."""
-
-    token_id: int | None = None
-    page: PageRequest | None = None
-    rows: int = 0
-
-
-@method_decorator(csrf_exempt, name="dispatch")
-@method_decorator(sensitive_post_parameters("token"), name="dispatch")
-class FeedEndpointView(View):
-    """One converted.in endpoint: authenticate, read the page, answer, log the request."""
-
-    endpoint = ""
-    authentication = FeedTokenAuthentication()
-
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        started = time.perf_counter()
-        seen = _Seen()
-        try:
-            response = _json(self.answer(request, seen), 200)
-        except FeedError as exc:
-            headers = dict(exc.headers)
-            if exc.status == 401:
-                headers["WWW-Authenticate"] = self.authentication.authenticate_header()
-            response = _json(exc.body(), exc.status, headers)
-        except (OperationalError, InterfaceError):
-            # The database is down or restarting: tell the crawler to come back, not that
-            # the store is broken. The connection is re-opened by a later request.
-            logger.warning("The %s feed could not reach the database.", self.endpoint)
-            response = _json(
-                {"message": "The store's database is unavailable. Try again shortly."},
-                503,
-                {"Retry-After": "5"},
-            )
-        except Exception:
-            # Nothing from the request in the message: its body holds the token.
-            logger.exception("The %s feed failed.", self.endpoint)
-            response = _json({"message": "Server Error."}, 500)
-        feed_request_log(
-            endpoint=self.endpoint,
-            page=seen.page.page if seen.page else None,
-            per_page=seen.page.per_page if seen.page else None,
-            status=response.status_code,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            rows=seen.rows,
-            client_address=_client_address(request),
-            token_id=seen.token_id,
-        )
-        return response
-
-    def answer(self, request: HttpRequest, seen: _Seen) -> dict:
-        """Return the payload; raise FeedError for any refusal."""
-        if request.method != "POST":
-            raise FeedError(405, "The feed accepts POST requests only.", headers={"Allow": "POST"})
-        if "token" in request.GET:
-            raise FeedError(
-                400,
-                "Send the token in the request body, never in the URL.",
-                {"token": ["A token in the URL is refused."]},
-            )
-        data = read_body(request)
-        authenticated = self.authentication.authenticate(data.get("token"))
-        if authenticated is None:
-            _count_failure(request)
-            raise FeedError(401, "Unauthenticated.")
-        seen.token_id = authenticated.token_id
-        kwargs: dict = {}
-        if self.endpoint in PAGED:
-            seen.page = kwargs["page"] = page_request(data)
-        if self.endpoint == "products":
-            kwargs["collection_id"] = collection_id(data)
-        payload = ENDPOINTS[self.endpoint](**kwargs)
-        seen.rows = len(payload["data"]) if self.endpoint in PAGED else 1
-        return payload
-
-
-@csrf_exempt
-def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
-    """Answer any other path under /convertedin/ with a JSON 404."""
-    return _json({"message": "Not found."}, 404)

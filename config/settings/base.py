@@ -201,3 +201,12 @@ IMPORT_MAX_ROWS = 50_000
 IMPORT_MAX_CELL_CHARS = 32_767
 # An import writes its rows this many to a transaction, once every row has passed its checks.
 IMPORT_BATCH_ROWS = 500
+
+# The converted.in feed: wrong tokens a client address may send per minute before 429; the
+# request log's limits (the database prunes it by these on every PRUNE_EVERY-th row); how
+# often a token's last_used_at is written at most.
+FEED_TOKEN_FAILURES_PER_MINUTE = env.int("FEED_TOKEN_FAILURES_PER_MINUTE", default=10)
+FEED_REQUEST_LOG_KEEP_DAYS = env.int("FEED_REQUEST_LOG_KEEP_DAYS", default=30)
+FEED_REQUEST_LOG_KEEP_ROWS = env.int("FEED_REQUEST_LOG_KEEP_ROWS", default=100_000)
+FEED_REQUEST_LOG_PRUNE_EVERY = env.int("FEED_REQUEST_LOG_PRUNE_EVERY", default=500)
+FEED_TOKEN_TOUCH_SECONDS = env.int("FEED_TOKEN_TOUCH_SECONDS", default=60)

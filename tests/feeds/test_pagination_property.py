@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds.builders import build_payload
+from feeds.counters import BLOCK, SUPERBLOCK
 from feeds.liveblocks import live_blocks_mismatches
-from feeds.selectors import BLOCK, SUPERBLOCK
 from shop import services
 from shop.models import Customer, LineItem, Order
 from tests.factories import CustomerFactory, ProductFactory

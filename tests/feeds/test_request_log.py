@@ -1,16 +1,16 @@
 """The feed's request log and the token-free page rendering staff tools use."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import orjson
 import pytest
+from django.conf import settings
+from django.test import override_settings
 from django.utils import timezone
 
 from feeds import requestlog
 from feeds.builders import build_payload, render_endpoint
-from feeds.models import FeedRequest
-from feeds.tokens import TOUCH_EVERY
+from feeds.models import FeedRequest, RequestLogPolicy
 from tests.factories import CustomerFactory, OrderFactory
 
 from .conftest import TOKEN
@@ -80,42 +80,78 @@ def _entry(**fields) -> FeedRequest:
 def test_every_500th_row_prunes_rows_past_the_age_limit(db):
     old = _entry(id=1)
     FeedRequest.objects.filter(pk=1).update(
-        created_at=timezone.now() - timedelta(days=requestlog.KEEP_DAYS, minutes=1)
+        created_at=timezone.now() - timedelta(days=settings.FEED_REQUEST_LOG_KEEP_DAYS, minutes=1)
     )
     recent = _entry(id=2)
-    _entry(id=requestlog.PRUNE_EVERY - 1)
+    _entry(id=settings.FEED_REQUEST_LOG_PRUNE_EVERY - 1)
     assert FeedRequest.objects.filter(pk=old.pk).exists()
-    _entry(id=requestlog.PRUNE_EVERY)
+    _entry(id=settings.FEED_REQUEST_LOG_PRUNE_EVERY)
     assert not FeedRequest.objects.filter(pk=old.pk).exists()
     assert FeedRequest.objects.filter(pk=recent.pk).exists()
 
 
 def test_every_500th_row_prunes_all_but_the_newest_rows(db):
-    newest = requestlog.KEEP_ROWS + 3 * requestlog.PRUNE_EVERY
-    for entry_id in (1, newest - requestlog.KEEP_ROWS, newest - requestlog.KEEP_ROWS + 1):
+    newest = settings.FEED_REQUEST_LOG_KEEP_ROWS + 3 * settings.FEED_REQUEST_LOG_PRUNE_EVERY
+    for entry_id in (
+        1,
+        newest - settings.FEED_REQUEST_LOG_KEEP_ROWS,
+        newest - settings.FEED_REQUEST_LOG_KEEP_ROWS + 1,
+    ):
         _entry(id=entry_id)
     _entry(id=newest)
     assert sorted(FeedRequest.objects.values_list("id", flat=True)) == [
-        newest - requestlog.KEEP_ROWS + 1,
+        newest - settings.FEED_REQUEST_LOG_KEEP_ROWS + 1,
         newest,
     ]
 
 
-def test_the_pruning_trigger_uses_the_logs_limits():
-    migration = Path(__file__).resolve().parents[2] / "feeds/migrations"
-    source = (migration / "0003_request_log_triggers.py").read_text()
-    assert f"NEW.id % {requestlog.PRUNE_EVERY} = 0" in source
-    assert f"NEW.id - {requestlog.KEEP_ROWS}" in source
-    assert f"'-{requestlog.KEEP_DAYS} days'" in source
-    assert f"interval '{requestlog.KEEP_DAYS} days'" in source
-    assert f"interval '{int(TOUCH_EVERY.total_seconds())} seconds'" in source
+def test_the_database_holds_the_limits_the_settings_give(db):
+    policy = RequestLogPolicy.objects.get()
+    assert (policy.keep_days, policy.keep_rows, policy.prune_every, policy.touch_seconds) == (
+        settings.FEED_REQUEST_LOG_KEEP_DAYS,
+        settings.FEED_REQUEST_LOG_KEEP_ROWS,
+        settings.FEED_REQUEST_LOG_PRUNE_EVERY,
+        settings.FEED_TOKEN_TOUCH_SECONDS,
+    )
+
+
+@override_settings(FEED_REQUEST_LOG_PRUNE_EVERY=5, FEED_REQUEST_LOG_KEEP_ROWS=3)
+def test_pruning_follows_the_size_settings(db):
+    for entry_id in range(1, 5):
+        _entry(id=entry_id)
+    assert FeedRequest.objects.count() == 4
+    _entry(id=5)
+    assert sorted(FeedRequest.objects.values_list("id", flat=True)) == [3, 4, 5]
+
+
+@override_settings(FEED_REQUEST_LOG_PRUNE_EVERY=2, FEED_REQUEST_LOG_KEEP_DAYS=2)
+def test_pruning_follows_the_age_setting(db):
+    now = timezone.now()
+    _entry(id=1)
+    FeedRequest.objects.filter(pk=1).update(created_at=now - timedelta(days=2, minutes=1))
+    _entry(id=3)
+    FeedRequest.objects.filter(pk=3).update(created_at=now - timedelta(days=1, hours=23))
+    _entry(id=4)
+    assert sorted(FeedRequest.objects.values_list("id", flat=True)) == [3, 4]
+
+
+def test_a_process_writes_its_own_limits_with_its_first_log_row(db, monkeypatch):
+    # As after a restart with a changed environment and no migrate: the row is stale.
+    RequestLogPolicy.objects.update(keep_rows=7, prune_every=9)
+    monkeypatch.setattr(requestlog, "_written", None)
+    requestlog.feed_request_log(endpoint="orders", status=200, duration_ms=1)
+    policy = RequestLogPolicy.objects.get()
+    assert (policy.keep_rows, policy.prune_every) == (
+        settings.FEED_REQUEST_LOG_KEEP_ROWS,
+        settings.FEED_REQUEST_LOG_PRUNE_EVERY,
+    )
 
 
 def test_pruning_on_demand_keeps_recent_rows_and_drops_old_ones(db):
     for _ in range(3):
         requestlog.feed_request_log(endpoint="orders", status=200, duration_ms=1)
     assert requestlog.feed_requests_prune() == 0
-    later = timezone.now() + timedelta(days=requestlog.KEEP_DAYS + 1)
+    later = timezone.now() + timedelta(days=settings.FEED_REQUEST_LOG_KEEP_DAYS + 1)
     assert requestlog.feed_requests_prune(now=later) == 3
 
 

@@ -6,14 +6,24 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
+from feeds.authentication import FeedTokenAuthentication
 from feeds.models import FeedToken
-from feeds.tokens import TOUCH_EVERY, FeedTokenAuthentication, feed_token_create, hash_token
+from feeds.parsers import (
+    FeedContentNegotiation,
+    FeedFormParser,
+    FeedJSONParser,
+    FeedMultiPartParser,
+)
+from feeds.tokens import feed_token_create, feed_token_match, hash_token
 
 from .conftest import TOKEN
 
@@ -58,6 +68,8 @@ def test_a_token_can_be_registered_once(db):
 
 
 def test_last_used_at_is_written_at_most_once_a_minute(feed, django_assert_num_queries):
+    touch_every = timedelta(seconds=settings.FEED_TOKEN_TOUCH_SECONDS)
+    assert touch_every == timedelta(minutes=1)
     assert FeedToken.objects.get().last_used_at is None
     with django_assert_num_queries(3):  # token, page, log row (which touches the token)
         feed.post("orders")
@@ -65,12 +77,12 @@ def test_last_used_at_is_written_at_most_once_a_minute(feed, django_assert_num_q
     assert first is not None
     feed.post("orders")
     assert FeedToken.objects.get().last_used_at == first
-    FeedToken.objects.update(last_used_at=timezone.now() - TOUCH_EVERY - timedelta(seconds=1))
+    FeedToken.objects.update(last_used_at=timezone.now() - touch_every - timedelta(seconds=1))
     stale = FeedToken.objects.get().last_used_at
     with django_assert_num_queries(3):
         feed.post("orders")
     assert FeedToken.objects.get().last_used_at > stale
-    FeedToken.objects.update(last_used_at=timezone.now() - TOUCH_EVERY + timedelta(seconds=5))
+    FeedToken.objects.update(last_used_at=timezone.now() - touch_every + timedelta(seconds=5))
     recent = FeedToken.objects.get().last_used_at
     feed.post("orders")
     assert FeedToken.objects.get().last_used_at == recent
@@ -81,16 +93,42 @@ def test_a_failed_request_does_not_touch_any_token(feed):
     assert FeedToken.objects.get().last_used_at is None
 
 
+@override_settings(FEED_TOKEN_TOUCH_SECONDS=3600)
+def test_last_used_at_follows_the_touch_setting(feed):
+    an_hour_ago = timezone.now() - timedelta(minutes=59)
+    FeedToken.objects.update(last_used_at=an_hour_ago)
+    feed.post("orders")
+    assert FeedToken.objects.get().last_used_at == an_hour_ago
+    FeedToken.objects.update(last_used_at=an_hour_ago - timedelta(minutes=2))
+    feed.post("orders")
+    assert FeedToken.objects.get().last_used_at > an_hour_ago
+
+
+def _request(data: dict, format: str = "multipart") -> Request:
+    """A DRF request for the feed, parsed as the feed's views parse it."""
+    django_request = APIRequestFactory().post("/convertedin/orders", data, format=format)
+    parsers = [FeedJSONParser(), FeedFormParser(), FeedMultiPartParser()]
+    return Request(django_request, parsers=parsers, negotiator=FeedContentNegotiation())
+
+
 def test_checking_a_token_is_one_read(feed_token, django_assert_num_queries):
     with django_assert_num_queries(1):
-        assert FeedTokenAuthentication().authenticate(TOKEN).token_id == feed_token.pk
+        assert feed_token_match(TOKEN) == feed_token.pk
 
 
 def test_a_wrong_token_costs_one_query_like_a_right_one(feed_token, django_assert_num_queries):
-    auth = FeedTokenAuthentication()
     for token in (None, "", "wrong-token-value-123", 42):
         with django_assert_num_queries(1):
-            assert auth.authenticate(token) is None
+            assert feed_token_match(token) is None
+
+
+def test_the_authentication_class_reads_the_token_from_the_body(feed_token):
+    auth = FeedTokenAuthentication()
+    client, token_id = auth.authenticate(_request({"token": TOKEN}, "json"))
+    assert token_id == feed_token.pk == client.token_id
+    assert client.is_authenticated
+    assert auth.authenticate(_request({"token": "wrong-token-value-123"})) is None
+    assert auth.authenticate_header(_request({})) == 'Token realm="convertedin"'
 
 
 def test_feed_token_command_adds_lists_and_revokes(db):

@@ -266,7 +266,7 @@ def test_a_server_error_is_answered_in_json_without_the_token(feed, monkeypatch,
     def broken(**kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setitem(builders.ENDPOINTS, "orders", broken)
+    monkeypatch.setitem(builders.PAGES, "orders", broken)
     response = feed.client.post("/convertedin/orders", {"token": TOKEN})
     assert response.status_code == 500
     assert response.json() == {"message": "Server Error."}
