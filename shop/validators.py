@@ -1,6 +1,5 @@
 """Validators for the codes converted.in checks: ISO 4217 currencies, IANA zones, locales."""
 
-import re
 import zoneinfo
 from functools import cache
 
@@ -60,5 +59,3 @@ validate_locale = RegexValidator(
     message="Enter a language code such as en, ar or en-US.",
     code="invalid_locale",
 )
-
-ISO_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
