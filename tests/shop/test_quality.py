@@ -156,6 +156,12 @@ def test_report_page_links_each_count_to_the_rows_behind_it(admin_client, store)
     assert {c.phone for c in listed} == {""}
 
 
+def test_each_check_is_named_once_per_model():
+    keys = [(c.model, c.key) for c in quality.CHECKS]
+    assert len(keys) == len(set(keys))
+    assert {c.model for c in quality.CHECKS} == set(quality.MODELS)
+
+
 @pytest.mark.parametrize("model", [Customer, Order, Product, Category], ids=lambda m: m.__name__)
 def test_every_check_filters_its_changelist(admin_client, store, model):
     OrderFactory()
