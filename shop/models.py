@@ -243,17 +243,6 @@ class Category(models.Model):
             seen.add(ancestor.pk)
             ancestor = ancestor.parent
 
-    def descendant_ids(self) -> list[int]:
-        """Return this category's id and every subcategory's, at any depth."""
-        ids, frontier = [self.pk], [self.pk]
-        while frontier:
-            frontier = list(
-                Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)
-            )
-            frontier = [i for i in frontier if i not in ids]
-            ids.extend(frontier)
-        return ids
-
 
 class ProductQuerySet(SoftDeleteQuerySet):
     def published(self):

@@ -9,7 +9,6 @@ versions can break rules the models now enforce, so the checks do not trust the 
 from dataclasses import dataclass
 from decimal import Decimal
 
-import pycountry
 from django.db import models
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Abs, Coalesce
@@ -25,10 +24,6 @@ EMAIL_SHAPE = r"^[^@ ]+@[^@ ]+\.[^@ ]+$"
 HALF_CENT = Decimal("0.005")
 
 
-def country_codes() -> list[str]:
-    return sorted(c.alpha_2 for c in pycountry.countries)
-
-
 @dataclass(frozen=True)
 class Check:
     key: str
@@ -36,7 +31,7 @@ class Check:
     title: str
     why: str
     severity: str
-    condition: Q | models.Expression
+    condition: Q | models.Expression | Exists
 
 
 def _line_items_subtotal() -> Coalesce:
@@ -71,183 +66,187 @@ def _differ(a, b) -> Q:
     return Q(GreaterThan(Abs(a - b, output_field=DecimalField(**MONEY)), Value(HALF_CENT)))
 
 
-def checks() -> list[Check]:
-    currencies = sorted(currency_codes())
-    countries = country_codes()
-    blank_email = Q(email="") | Q(email__isnull=True)
-    return [
-        # Customers
-        Check(
-            "missing_email",
-            Customer,
-            "Customers without an email",
-            "converted.in requires every customer's email.",
-            REJECTED,
-            blank_email,
+# The codes the models accept, from the models' own validator and field.
+_CURRENCIES = sorted(currency_codes())
+_COUNTRIES = [code for code, _ in Order._meta.get_field("country_code").choices or ()]
+_BLANK_EMAIL = Q(email="") | Q(email__isnull=True)
+
+# Built once, at import: a condition must not capture a value of the moment (compare with the
+# database's `Now()`, not `timezone.now()`). The querysets inside are cloned on every use.
+CHECKS = (
+    # Customers
+    Check(
+        key="missing_email",
+        model=Customer,
+        title="Customers without an email",
+        why="converted.in requires every customer's email.",
+        severity=REJECTED,
+        condition=_BLANK_EMAIL,
+    ),
+    Check(
+        key="bad_email",
+        model=Customer,
+        title="Customers whose email is not an address",
+        why="converted.in matches customers by email.",
+        severity=REJECTED,
+        condition=~_BLANK_EMAIL & ~Q(email__regex=EMAIL_SHAPE),
+    ),
+    Check(
+        key="missing_name",
+        model=Customer,
+        title="Customers without a first or last name",
+        why="converted.in requires first_name and last_name.",
+        severity=REJECTED,
+        condition=Q(first_name="") | Q(last_name=""),
+    ),
+    Check(
+        key="missing_phone",
+        model=Customer,
+        title="Customers without a phone",
+        why="The phone is optional, but converted.in cannot reach or match them by phone.",
+        severity=DEGRADED,
+        condition=Q(phone=""),
+    ),
+    Check(
+        key="bad_phone",
+        model=Customer,
+        title="Customers whose phone is not a phone number",
+        why="converted.in cannot use a phone that is not digits (optionally with +).",
+        severity=DEGRADED,
+        condition=~Q(phone="") & ~Q(phone__regex=PHONE_SHAPE),
+    ),
+    Check(
+        key="bad_currency",
+        model=Customer,
+        title="Customers whose currency is not an ISO 4217 code",
+        why="converted.in requires an ISO currency code such as EGP or USD.",
+        severity=REJECTED,
+        condition=~Q(currency__in=_CURRENCIES),
+    ),
+    # Orders
+    Check(
+        key="missing_contact",
+        model=Order,
+        title="Orders without a contact email or phone",
+        why="converted.in requires contact_email and phone on every order.",
+        severity=REJECTED,
+        condition=Q(contact_email="") | Q(phone=""),
+    ),
+    Check(
+        key="bad_currency",
+        model=Order,
+        title="Orders whose currency is not an ISO 4217 code",
+        why="converted.in requires an ISO currency code such as EGP or USD.",
+        severity=REJECTED,
+        condition=~Q(currency__in=_CURRENCIES),
+    ),
+    Check(
+        key="bad_country",
+        model=Order,
+        title="Orders whose country is not an ISO 3166 code",
+        why="converted.in requires a two-letter ISO country code such as EG.",
+        severity=REJECTED,
+        condition=~Q(country_code__in=_COUNTRIES),
+    ),
+    Check(
+        key="no_line_items",
+        model=Order,
+        title="Orders without line items",
+        why="converted.in requires line_items on every order.",
+        severity=REJECTED,
+        condition=~Exists(LineItem.objects.filter(order=OuterRef("pk"))),
+    ),
+    Check(
+        key="totals_mismatch",
+        model=Order,
+        title="Orders whose totals disagree with their line items",
+        why="The subtotal must equal the line items' sum, and the total the subtotal less "
+        "discounts plus tax; otherwise revenue in converted.in will not match the store.",
+        severity=DEGRADED,
+        condition=_differ(F("subtotal_price"), _line_items_subtotal())
+        | _differ(F("total_price"), _computed_total()),
+    ),
+    Check(
+        key="deleted_customer",
+        model=Order,
+        title="Orders of deleted customers",
+        why="The order points at a customer the feed no longer lists.",
+        severity=DEGRADED,
+        # IN over the few deleted rows: evaluated once, not joined per order.
+        condition=Q(customer_id__in=Customer.objects.deleted().values("pk")),
+    ),
+    Check(
+        key="deleted_product",
+        model=Order,
+        title="Orders with line items of deleted products",
+        why="The line items point at products the feed no longer lists.",
+        severity=DEGRADED,
+        condition=Q(
+            pk__in=LineItem.objects.filter(
+                product_id__in=Product.objects.deleted().values("pk")
+            ).values("order_id")
         ),
-        Check(
-            "bad_email",
-            Customer,
-            "Customers whose email is not an address",
-            "converted.in matches customers by email.",
-            REJECTED,
-            ~blank_email & ~Q(email__regex=EMAIL_SHAPE),
-        ),
-        Check(
-            "missing_name",
-            Customer,
-            "Customers without a first or last name",
-            "converted.in requires first_name and last_name.",
-            REJECTED,
-            Q(first_name="") | Q(last_name=""),
-        ),
-        Check(
-            "missing_phone",
-            Customer,
-            "Customers without a phone",
-            "The phone is optional, but converted.in cannot reach or match them by phone.",
-            DEGRADED,
-            Q(phone=""),
-        ),
-        Check(
-            "bad_phone",
-            Customer,
-            "Customers whose phone is not a phone number",
-            "converted.in cannot use a phone that is not digits (optionally with +).",
-            DEGRADED,
-            ~Q(phone="") & ~Q(phone__regex=PHONE_SHAPE),
-        ),
-        Check(
-            "bad_currency",
-            Customer,
-            "Customers whose currency is not an ISO 4217 code",
-            "converted.in requires an ISO currency code such as EGP or USD.",
-            REJECTED,
-            ~Q(currency__in=currencies),
-        ),
-        # Orders
-        Check(
-            "missing_contact",
-            Order,
-            "Orders without a contact email or phone",
-            "converted.in requires contact_email and phone on every order.",
-            REJECTED,
-            Q(contact_email="") | Q(phone=""),
-        ),
-        Check(
-            "bad_currency",
-            Order,
-            "Orders whose currency is not an ISO 4217 code",
-            "converted.in requires an ISO currency code such as EGP or USD.",
-            REJECTED,
-            ~Q(currency__in=currencies),
-        ),
-        Check(
-            "bad_country",
-            Order,
-            "Orders whose country is not an ISO 3166 code",
-            "converted.in requires a two-letter ISO country code such as EG.",
-            REJECTED,
-            ~Q(country_code__in=countries),
-        ),
-        Check(
-            "no_line_items",
-            Order,
-            "Orders without line items",
-            "converted.in requires line_items on every order.",
-            REJECTED,
-            ~Exists(LineItem.objects.filter(order=OuterRef("pk"))),
-        ),
-        Check(
-            "totals_mismatch",
-            Order,
-            "Orders whose totals disagree with their line items",
-            "The subtotal must equal the line items' sum, and the total the subtotal less "
-            "discounts plus tax; otherwise revenue in converted.in will not match the store.",
-            DEGRADED,
-            _differ(F("subtotal_price"), _line_items_subtotal())
-            | _differ(F("total_price"), _computed_total()),
-        ),
-        Check(
-            "deleted_customer",
-            Order,
-            "Orders of deleted customers",
-            "The order points at a customer the feed no longer lists.",
-            DEGRADED,
-            # IN over the few deleted rows: evaluated once, not joined per order.
-            Q(customer_id__in=Customer.objects.deleted().values("pk")),
-        ),
-        Check(
-            "deleted_product",
-            Order,
-            "Orders with line items of deleted products",
-            "The line items point at products the feed no longer lists.",
-            DEGRADED,
-            Q(
-                pk__in=LineItem.objects.filter(
-                    product_id__in=Product.objects.deleted().values("pk")
-                ).values("order_id")
-            ),
-        ),
-        # Products
-        Check(
-            "missing_image",
-            Product,
-            "Products without an image URL",
-            "converted.in requires a public image URL for every product.",
-            REJECTED,
-            Q(image_url=""),
-        ),
-        Check(
-            "missing_url",
-            Product,
-            "Products without a page URL",
-            "converted.in requires full_permalink, the product page's public URL.",
-            REJECTED,
-            Q(url=""),
-        ),
-        Check(
-            "missing_vendor",
-            Product,
-            "Products without a vendor",
-            "converted.in requires a vendor; the feed falls back to the store's name.",
-            DEGRADED,
-            Q(vendor=""),
-        ),
-        Check(
-            "missing_content",
-            Product,
-            "Products without a description",
-            "converted.in requires content, the product's description.",
-            REJECTED,
-            Q(content=""),
-        ),
-        Check(
-            "unpublished",
-            Product,
-            "Products not published",
-            "converted.in receives them as inactive (published_at null).",
-            DEGRADED,
-            Q(published_at__isnull=True),
-        ),
-        # Categories
-        Check(
-            "deleted_parent",
-            Category,
-            "Categories inside a deleted category",
-            "The feed nests categories under their parent; a deleted parent hides them.",
-            DEGRADED,
-            Q(parent_id__in=Category.objects.deleted().values("pk")),
-        ),
-    ]
+    ),
+    # Products
+    Check(
+        key="missing_image",
+        model=Product,
+        title="Products without an image URL",
+        why="converted.in requires a public image URL for every product.",
+        severity=REJECTED,
+        condition=Q(image_url=""),
+    ),
+    Check(
+        key="missing_url",
+        model=Product,
+        title="Products without a page URL",
+        why="converted.in requires full_permalink, the product page's public URL.",
+        severity=REJECTED,
+        condition=Q(url=""),
+    ),
+    Check(
+        key="missing_vendor",
+        model=Product,
+        title="Products without a vendor",
+        why="converted.in requires a vendor; the feed falls back to the store's name.",
+        severity=DEGRADED,
+        condition=Q(vendor=""),
+    ),
+    Check(
+        key="missing_content",
+        model=Product,
+        title="Products without a description",
+        why="converted.in requires content, the product's description.",
+        severity=REJECTED,
+        condition=Q(content=""),
+    ),
+    Check(
+        key="unpublished",
+        model=Product,
+        title="Products not published",
+        why="converted.in receives them as inactive (published_at null).",
+        severity=DEGRADED,
+        condition=Q(published_at__isnull=True),
+    ),
+    # Categories
+    Check(
+        key="deleted_parent",
+        model=Category,
+        title="Categories inside a deleted category",
+        why="The feed nests categories under their parent; a deleted parent hides them.",
+        severity=DEGRADED,
+        condition=Q(parent_id__in=Category.objects.deleted().values("pk")),
+    ),
+)
+_BY_KEY = {(c.model, c.key): c for c in CHECKS}
 
 
 def checks_for(model: type[models.Model]) -> list[Check]:
-    return [c for c in checks() if c.model is model]
+    return [c for c in CHECKS if c.model is model]
 
 
 def check(model: type[models.Model], key: str) -> Check | None:
-    return next((c for c in checks_for(model) if c.key == key), None)
+    return _BY_KEY.get((model, key))
 
 
 @dataclass

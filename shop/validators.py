@@ -1,6 +1,5 @@
 """Validators for the codes converted.in checks: ISO 4217 currencies, IANA zones, locales."""
 
-import re
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -62,8 +61,6 @@ validate_locale = RegexValidator(
     message="Enter a language code such as en, ar or en-US.",
     code="invalid_locale",
 )
-
-ISO_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
 
 # Dates a store can show in any time zone and that converted.in can read: past year 9999 a

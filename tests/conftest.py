@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 
 from tests.factories import StoreFactory
@@ -16,3 +17,16 @@ def _empty_shared_cache(request, django_db_blocker):
 @pytest.fixture
 def store(db):
     return StoreFactory()
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    """Log the test client in as a staff user who holds only the permissions named."""
+
+    def login(*codenames: str):
+        user = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+        user.user_permissions.add(*(Permission.objects.get(codename=c) for c in codenames))
+        client.force_login(user)
+        return client
+
+    return login

@@ -198,16 +198,14 @@ def test_a_database_outage_in_a_view_is_a_json_503_not_a_500(rf):
     assert middleware.process_exception(request, ValueError("other")) is None
 
 
-def test_no_token_api_key_or_password_ever_reaches_the_logs(client, db, caplog):
+def test_no_token_api_key_or_password_ever_reaches_the_logs(client, store, caplog):
     """Drive the feed, the API and the admin login with secrets, then grep every log line."""
     from django.contrib.auth import get_user_model
 
     from config.middleware import JsonLinesFormatter
     from feeds.tokens import feed_token_create
     from shop.api.services import api_key_create
-    from tests.factories import StoreFactory
 
-    StoreFactory()
     feed_secret = "feed-secret-token-5f3a9c1e"
     feed_token_create(name="converted.in", token=feed_secret)
     _, api_secret = api_key_create(name="erp", scopes=["customers.read"])

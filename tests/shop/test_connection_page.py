@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -85,10 +84,8 @@ def test_revoking_a_token_keeps_it_listed_as_revoked(admin_client, store):
     assert "revoked" in response.content.decode()
 
 
-def test_token_actions_need_their_permissions(client, store):
-    user = User.objects.create_user("viewer", password="pw", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_feedtoken"))
-    client.force_login(user)
+def test_token_actions_need_their_permissions(staff_client, store):
+    client = staff_client("view_feedtoken")
     token = feed_token_create(name="kept", token=SECRET)
 
     page = client.get(reverse(PAGE)).content.decode()
@@ -103,10 +100,8 @@ def test_token_actions_need_their_permissions(client, store):
     assert FeedToken.objects.count() == 1
 
 
-def test_staff_without_feed_permissions_are_refused(client, store):
-    user = User.objects.create_user("clerk", password="pw", is_staff=True)
-    client.force_login(user)
-    assert client.get(reverse(PAGE)).status_code == 403
+def test_staff_without_feed_permissions_are_refused(staff_client, store):
+    assert staff_client().get(reverse(PAGE)).status_code == 403
 
 
 def test_the_page_needs_a_staff_login(client, store):
@@ -192,10 +187,8 @@ def test_preview_raw_bytes_are_the_feed_answer(admin_client, store):
     assert response.content == render_endpoint("customers")
 
 
-def test_preview_needs_the_permission_to_view_those_records(client, store):
-    user = User.objects.create_user("feeds", password="pw", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_feedrequest"))
-    client.force_login(user)
+def test_preview_needs_the_permission_to_view_those_records(staff_client, store):
+    client = staff_client("view_feedrequest")
 
     page = client.get(reverse(PAGE), {"preview": "customers"})
     raw = client.get(reverse("feeds-connection:preview", args=["customers"]))

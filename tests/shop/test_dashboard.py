@@ -4,7 +4,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from shop import services
@@ -214,12 +213,8 @@ def test_admin_index_runs_the_same_queries_however_many_orders(
     _index_queries(admin_client, django_assert_num_queries, 8)
 
 
-def test_staff_without_order_permission_see_no_figures(client, store):
-    user = User.objects.create_user("clerk", password="pw", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_customer"))
-    client.force_login(user)
-
-    response = client.get(reverse("admin:index"))
+def test_staff_without_order_permission_see_no_figures(staff_client, store):
+    response = staff_client("view_customer").get(reverse("admin:index"))
 
     assert response.status_code == 200
     assert "shop-dashboard" not in response.content.decode()

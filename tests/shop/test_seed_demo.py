@@ -3,24 +3,33 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import call_command
 
-from shop.demo import seed
+from shop.demo import ROWS, seed
 from shop.models import Category, Customer, LineItem, Order, Product
+from tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
+def _rows(model, *related):
+    """Every column of the model's rows; categories by handle (their ids come from the
+    services and grow from one seed to the next)."""
+    by_handle = {name.split("__")[0] for name in related}
+    columns = [f.attname for f in model._meta.concrete_fields if f.name not in by_handle]
+    return list(model.objects.order_by("pk").values_list(*columns, *related))
+
+
 def _snapshot():
+    categories = Category.objects.order_by("handle").values_list(
+        "handle", "title", "parent__handle", "available", "published_at"
+    )
     return (
-        list(Customer.objects.values_list("id", "email", "first_name", "last_name", "phone")),
-        list(
-            Order.objects.values_list(
-                "id", "customer_id", "ordered_at", "financial_status", "total_price"
-            )
-        ),
-        list(LineItem.objects.values_list("order_id", "product_id", "quantity", "price")),
-        list(Product.objects.values_list("id", "title", "price")),
+        list(categories),
+        _rows(Product, "category__handle"),
+        _rows(Customer),
+        _rows(Order),
+        _rows(LineItem),
     )
 
 
@@ -65,3 +74,16 @@ def test_seed_demo_command_adds_to_an_existing_store(store, capsys):
     assert Customer.objects.count() == 10
     assert Order.objects.count() == 20
     assert "Seeded 5 customers" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model", list(ROWS), ids=lambda m: m.__name__)
+def test_seed_demo_rows_name_every_column_of_their_table(model):
+    columns = [f.column for f in model._meta.concrete_fields]
+    assert sorted(ROWS[model]._fields) == sorted(columns)
+
+
+def test_seed_demo_leaves_the_next_ids_to_the_services(store):
+    seed(customers=5, orders=10, seed=3, now=NOW)
+    order = OrderFactory(items=1)
+    assert (order.pk, order.customer_id) == (11, 6)
+    assert order.line_items.get().pk == LineItem.objects.count()
