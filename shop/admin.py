@@ -207,30 +207,29 @@ class ServiceAdmin(admin.ModelAdmin):
             obj.pk = created.pk
             obj.__dict__.update(created.__dict__)
 
+    def _apply(self, request, rows, write, done: str) -> None:
+        """Run a soft delete or restore on each row; report the rows the service refused."""
+        applied = 0
+        for row in rows:
+            try:
+                write(**{self.writes.kwarg: row})
+                applied += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{row}: {' '.join(exc.messages)}", messages.ERROR)
+        if applied:
+            message = ngettext("%(n)d record %(done)s.", "%(n)d records %(done)s.", applied)
+            self.message_user(request, message % {"n": applied, "done": done}, messages.SUCCESS)
+
     @admin.action(
         description="Delete selected (soft: hidden from the feed, restorable)",
         permissions=["soft_delete"],
     )
     def soft_delete_selected(self, request, queryset):
-        rows = list(queryset.alive())
-        for row in rows:
-            self.writes.soft_delete(**{self.writes.kwarg: row})
-        self.message_user(
-            request,
-            ngettext("%d record deleted.", "%d records deleted.", len(rows)) % len(rows),
-            messages.SUCCESS,
-        )
+        self._apply(request, queryset.alive(), self.writes.soft_delete, "deleted")
 
     @admin.action(description="Restore selected", permissions=["soft_delete"])
     def restore_selected(self, request, queryset):
-        rows = list(queryset.deleted())
-        for row in rows:
-            self.writes.restore(**{self.writes.kwarg: row})
-        self.message_user(
-            request,
-            ngettext("%d record restored.", "%d records restored.", len(rows)) % len(rows),
-            messages.SUCCESS,
-        )
+        self._apply(request, queryset.deleted(), self.writes.restore, "restored")
 
     @admin.display(boolean=True, description="deleted", ordering="deleted_at")
     def is_deleted(self, obj) -> bool:

@@ -261,7 +261,22 @@ def customer_update(*, customer: Customer, **data: Any) -> Customer:
     return _write(customer, CUSTOMER_SPEC, data)
 
 
+def _refuse_if_any(queryset, *, field: str, message: str, shown: int = 5) -> None:
+    """Raise ValidationError on `field` naming the first ids of `queryset`, if it has rows."""
+    ids = list(queryset.order_by("id").values_list("id", flat=True)[: shown + 1])
+    if ids:
+        listed = ", ".join(f"#{pk}" for pk in ids[:shown]) + (", …" if len(ids) > shown else "")
+        raise ValidationError({field: f"{message} ({listed})."}, code="protected")
+
+
 def customer_soft_delete(*, customer: Customer) -> Customer:
+    """Delete a customer who has no live orders: the feed never lists an order whose customer
+    it does not list."""
+    _refuse_if_any(
+        customer.orders.alive(),
+        field="orders",
+        message="This customer has live orders: delete them first",
+    )
     return _mark_deleted(customer, timezone.now())
 
 
@@ -445,6 +460,11 @@ def order_soft_delete(*, order: Order) -> Order:
 
 
 def order_restore(*, order: Order) -> Order:
+    if order.deleted_at is not None and order.customer.deleted_at is not None:
+        raise ValidationError(
+            {"customer": "This order's customer is deleted: restore the customer first."},
+            code="protected",
+        )
     return _mark_deleted(order, None)
 
 
@@ -491,6 +511,17 @@ def category_update(*, category: Category, **data: Any) -> Category:
 
 
 def category_soft_delete(*, category: Category) -> Category:
+    """Delete a category with no live subcategories and no live products."""
+    _refuse_if_any(
+        category.subcategories.alive(),
+        field="subcategories",
+        message="This category has live subcategories: delete or move them first",
+    )
+    _refuse_if_any(
+        category.products.alive(),
+        field="products",
+        message="This category has live products: delete or move them first",
+    )
     return _mark_deleted(category, timezone.now())
 
 
@@ -512,41 +543,20 @@ class Writes:
     restore: Callable[..., Any]
 
 
+def _writes(spec: tuple[Field, ...], kwarg: str) -> Writes:
+    """An entity's writes, found by their names: `<kwarg>_prepare`, `<kwarg>_create`, ..."""
+    functions = globals()
+    return Writes(
+        spec=spec,
+        kwarg=kwarg,
+        **{action: functions[f"{kwarg}_{action}"] for action in WRITE_ACTIONS},
+    )
+
+
+WRITE_ACTIONS = ("prepare", "create", "update", "soft_delete", "restore")
 WRITES: dict[type[models.Model], Writes] = {
-    Customer: Writes(
-        spec=CUSTOMER_SPEC,
-        kwarg="customer",
-        prepare=customer_prepare,
-        create=customer_create,
-        update=customer_update,
-        soft_delete=customer_soft_delete,
-        restore=customer_restore,
-    ),
-    Order: Writes(
-        spec=ORDER_SPEC,
-        kwarg="order",
-        prepare=order_prepare,
-        create=order_create,
-        update=order_update,
-        soft_delete=order_soft_delete,
-        restore=order_restore,
-    ),
-    Product: Writes(
-        spec=PRODUCT_SPEC,
-        kwarg="product",
-        prepare=product_prepare,
-        create=product_create,
-        update=product_update,
-        soft_delete=product_soft_delete,
-        restore=product_restore,
-    ),
-    Category: Writes(
-        spec=CATEGORY_SPEC,
-        kwarg="category",
-        prepare=category_prepare,
-        create=category_create,
-        update=category_update,
-        soft_delete=category_soft_delete,
-        restore=category_restore,
-    ),
+    Customer: _writes(CUSTOMER_SPEC, "customer"),
+    Order: _writes(ORDER_SPEC, "order"),
+    Product: _writes(PRODUCT_SPEC, "product"),
+    Category: _writes(CATEGORY_SPEC, "category"),
 }

@@ -156,7 +156,8 @@ def test_unknown_fields_are_refused(api):
 
 def test_soft_delete_hides_then_restore_gives_back_identical_data(api):
     customer = CustomerFactory()
-    OrderFactory(customer=customer)
+    order = OrderFactory(customer=customer)
+    assert api.delete(f"/api/v1/orders/{order.pk}").status_code == 204
     before = api.get(f"{URL}/{customer.pk}").json()
 
     assert api.delete(f"{URL}/{customer.pk}").status_code == 204

@@ -51,6 +51,8 @@ def demo_store(store):
     for order in Order.objects.order_by("id")[5::17]:
         services.order_soft_delete(order=order)
     for customer in Customer.objects.order_by("id")[3::11]:
+        for order in customer.orders.alive():
+            services.order_soft_delete(order=order)
         services.customer_soft_delete(customer=customer)
     services.product_soft_delete(product=Product.objects.order_by("id")[4])
     return store

@@ -76,7 +76,7 @@ def test_counts_follow_inserts_soft_deletes_restores_and_deletes(store):
     services.order_soft_delete(order=far)
     assert not live_blocks_mismatches()
     services.order_restore(order=far)
-    services.customer_soft_delete(customer=customer)
+    services.customer_soft_delete(customer=CustomerFactory())
     assert not live_blocks_mismatches()
     Order.objects.filter(pk=orders[2].pk).delete()
     Order.objects.filter(pk=far.pk).update(deleted_at=far.updated_at)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from shop import quality, services
 from shop.models import Category, Customer, Order, Product
@@ -101,7 +102,8 @@ def test_orders_without_line_items_or_pointing_at_deleted_records_are_found(stor
     empty = OrderFactory(items=1)
     empty.line_items.all().delete()
     of_gone_customer = OrderFactory()
-    services.customer_soft_delete(customer=of_gone_customer.customer)
+    # The services refuse this now; a store's older data may still hold it.
+    Customer.objects.filter(pk=of_gone_customer.customer_id).update(deleted_at=timezone.now())
     of_gone_product = OrderFactory(items=2)
     services.product_soft_delete(product=of_gone_product.line_items.first().product)
 
@@ -130,7 +132,8 @@ def test_products_missing_what_the_feed_requires_are_found(store):
 def test_categories_under_a_deleted_parent_are_found(store):
     parent = CategoryFactory()
     CategoryFactory(parent=parent)
-    services.category_soft_delete(category=parent)
+    # The services refuse this now; a store's older data may still hold it.
+    Category.objects.filter(pk=parent.pk).update(deleted_at=timezone.now())
     assert _counts()[(Category, "deleted_parent")] == 1
 
 

@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 
 from shop import services
 from shop.api.services import api_key_create
-from shop.models import Customer, Order
+from shop.models import Category, Customer, Order
 from shop.resources import CustomerResource, OrderResource
-from tests.factories import CustomerFactory, ProductFactory
+from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -243,3 +243,57 @@ def test_quantities_have_the_same_bounds_on_every_database(store):
         services.product_update(product=product, quantity=2**31)
     assert "line_items[0]" in on_item.value.message_dict
     assert "quantity" in on_stock.value.message_dict
+
+
+def test_a_customer_with_live_orders_cannot_be_deleted_at_any_door(admin_client, api, store):
+    order = services.order_create(
+        customer=CustomerFactory(), line_items=[{"product": ProductFactory(), "quantity": 1}]
+    )
+    customer = order.customer
+    message = f"This customer has live orders: delete them first (#{order.pk})."
+
+    answer = api.delete(f"/api/v1/customers/{customer.pk}")
+    response = admin_client.post(
+        reverse("admin:shop_customer_changelist"),
+        {"action": "soft_delete_selected", "_selected_action": [customer.pk]},
+        follow=True,
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {"orders": [message]}
+    assert message in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.deleted_at is None
+    services.order_soft_delete(order=order)
+    services.customer_soft_delete(customer=customer)
+    assert Customer.objects.get(pk=customer.pk).deleted_at is not None
+
+
+def test_an_order_of_a_deleted_customer_cannot_be_restored(store):
+    order = services.order_create(
+        customer=CustomerFactory(), line_items=[{"product": ProductFactory(), "quantity": 1}]
+    )
+    services.order_soft_delete(order=order)
+    services.customer_soft_delete(customer=order.customer)
+    with pytest.raises(ValidationError) as exc:
+        services.order_restore(order=order)
+    assert exc.value.message_dict == {
+        "customer": ["This order's customer is deleted: restore the customer first."]
+    }
+
+
+def test_a_category_with_live_subcategories_or_products_cannot_be_deleted(store):
+    parent = CategoryFactory()
+    child = CategoryFactory(parent=parent)
+    product = ProductFactory(category=child)
+    with pytest.raises(ValidationError) as with_child:
+        services.category_soft_delete(category=parent)
+    with pytest.raises(ValidationError) as with_product:
+        services.category_soft_delete(category=child)
+    services.product_soft_delete(product=product)
+    services.category_soft_delete(category=child)
+    services.category_soft_delete(category=parent)
+
+    assert list(with_child.value.message_dict) == ["subcategories"]
+    assert list(with_product.value.message_dict) == ["products"]
+    assert not Category.objects.alive().filter(pk__in=[parent.pk, child.pk]).exists()
