@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from shop.models import Store
+from shop.validators import in_zone
 
 from . import selectors
 from .pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, ConvertedInPagination, Paged, PageRequest
@@ -54,7 +55,7 @@ def local_time(value, zone: ZoneInfo) -> str | None:
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(zone)
+    value = in_zone(value, zone)
     if value.year < 1000:  # strftime does not pad the year to 4 digits; isoformat does
         return value.strftime(DATE_FORMAT)
     # "YYYY-MM-DD HH:MM:SS" without the offset: the same text as strftime(DATE_FORMAT),

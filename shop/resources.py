@@ -26,6 +26,7 @@ from import_export.results import Result
 
 from . import services
 from .models import Category, Customer, LineItem, Order, Product, Store
+from .validators import in_zone
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 INPUT_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
@@ -59,7 +60,7 @@ class StoreDateTimeWidget(widgets.Widget):
     def render(self, value, obj=None, **kwargs):
         if value is None:
             return ""
-        return value.astimezone(self._zone()).strftime(DATETIME_FORMAT)
+        return in_zone(value, self._zone()).strftime(DATETIME_FORMAT)
 
 
 class MoneyWidget(widgets.DecimalWidget):

@@ -1,7 +1,7 @@
 """Validators for the codes converted.in checks: ISO 4217 currencies, IANA zones, locales."""
 
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 
 import pycountry
@@ -85,3 +85,12 @@ def validate_past_date(value: datetime) -> None:
     validate_showable_date(value)
     if isinstance(value, datetime) and value > timezone.now() + CLOCK_SKEW:
         raise ValidationError("This date is in the future.", code="date_in_future")
+
+
+def in_zone(value: datetime, zone: tzinfo) -> datetime:
+    """`value` in `zone`; in UTC when the zone cannot hold it (a date at the edge of year 1 or
+    9999, stored before dates were checked): shown a few hours off, never a server error."""
+    try:
+        return value.astimezone(zone)
+    except OverflowError:
+        return value.astimezone(UTC)

@@ -24,3 +24,36 @@ def test_customers_deleted_with_live_orders_are_restored(store):
     deleted = set(Customer.objects.filter(deleted_at__isnull=False).values_list("pk", flat=True))
     assert deleted == {gone.pk}
     assert Customer.objects.get(pk=kept.pk).deleted_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dates_out_of_range_are_brought_into_range(store):
+    from datetime import UTC, datetime
+
+    from shop.models import Order, Product
+
+    order = OrderFactory()
+    product = order.line_items.first().product
+    far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    Order.objects.filter(pk=order.pk).update(ordered_at=far)
+    Customer.objects.filter(pk=order.customer_id).update(registered_at=far)
+    Product.objects.filter(pk=product.pk).update(published_at=far)
+    executor = MigrationExecutor(connection)
+    executor.migrate([("shop", "0004_restore_customers_of_live_orders")])
+    executor = MigrationExecutor(connection)
+    executor.migrate([("shop", "0005_dates_in_range")])
+
+    order.refresh_from_db()
+    assert order.ordered_at == order.created_at
+    assert Customer.objects.get(pk=order.customer_id).registered_at.year < 9000
+    assert Product.objects.get(pk=product.pk).published_at is None
+
+
+def test_a_date_at_the_edge_is_shown_in_utc_not_a_server_error(store):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from feeds.builders import local_time
+
+    far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert local_time(far, ZoneInfo("Africa/Cairo")) == "9999-12-31 23:59:59"
