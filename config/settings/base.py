@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -44,6 +45,7 @@ MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
     "config.middleware.RefusePlainHttpMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
     "config.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -210,3 +212,21 @@ FEED_REQUEST_LOG_KEEP_DAYS = env.int("FEED_REQUEST_LOG_KEEP_DAYS", default=30)
 FEED_REQUEST_LOG_KEEP_ROWS = env.int("FEED_REQUEST_LOG_KEEP_ROWS", default=100_000)
 FEED_REQUEST_LOG_PRUNE_EVERY = env.int("FEED_REQUEST_LOG_PRUNE_EVERY", default=500)
 FEED_TOKEN_TOUCH_SECONDS = env.int("FEED_TOKEN_TOUCH_SECONDS", default=60)
+
+# Content-Security-Policy on every answer: scripts, styles, images and requests from this site
+# only; no plugin, no framing. Styles may be inline (the admin's and Swagger UI's widgets set
+# style attributes); scripts may not. Swagger UI's start-up script is served as a file.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}

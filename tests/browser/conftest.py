@@ -71,8 +71,18 @@ def page(browser, live_server):
     context.route("**/*", guard)
     tab = context.new_page()
     tab.set_default_timeout(20_000)
+    # Anything the Content-Security-Policy blocks shows in the console: every page the tests
+    # open must work within the policy.
+    blocked: list[str] = []
+    tab.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield tab
     context.close()
+    assert blocked == [], blocked
 
 
 @pytest.fixture

@@ -165,3 +165,10 @@ def test_dashboard_and_connection_page_of_a_store_with_history(logged_in, live_s
     expect(page.locator(".shop-requests tbody tr")).to_have_count(7)
     page.screenshot(path=str(artifacts / "connection.png"), full_page=True)
     assert page.context.foreign_requests == []
+
+
+def test_swagger_ui_renders_the_api_within_the_content_security_policy(logged_in, live_server):
+    response = logged_in.goto(f"{live_server.url}/api/docs/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    logged_in.wait_for_selector(".opblock")
+    assert logged_in.locator(".opblock").count() >= 28
