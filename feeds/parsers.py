@@ -1,7 +1,9 @@
 """Reading a feed request's body: multipart/form-data, urlencoded or JSON, the way converted.in
 sends it; the answer is JSON whatever the request accepts."""
 
-import orjson
+import json
+from decimal import Decimal
+
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
@@ -13,16 +15,24 @@ from rest_framework.negotiation import BaseContentNegotiation
 from .exceptions import UNREADABLE, PayloadTooLarge
 
 
+def _not_json(name: str):
+    raise ValueError(f"{name} is not JSON.")
+
+
 class FeedJSONParser(parsers.JSONParser):
-    """A JSON object in UTF-8, read by orjson; an empty body holds no fields."""
+    """A JSON object in UTF-8; an empty body holds no fields.
+
+    Python's own parser, so that an integer of any size stays an integer (and page=10**30
+    reads as a string of those digits does); a fraction stays a Decimal, which no page is.
+    """
 
     def parse(self, stream, media_type=None, parser_context=None) -> dict:
         raw = stream.read()
         if not raw.strip():
             return {}
         try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+            data = json.loads(raw, parse_float=Decimal, parse_constant=_not_json)
+        except (ValueError, RecursionError) as exc:
             raise ParseError("The request body is not valid UTF-8 JSON.") from exc
         if not isinstance(data, dict):
             raise ParseError("The JSON body must be an object.")

@@ -1,5 +1,6 @@
 """How the feed answers requests: methods, bodies, tokens, paging fields, errors."""
 
+import json
 import logging
 
 import pytest
@@ -280,3 +281,20 @@ def test_responses_are_not_cached(feed):
 def test_the_token_model_never_holds_the_token(feed_token):
     row = FeedToken.objects.get()
     assert TOKEN not in str(row.__dict__)
+
+
+@pytest.mark.parametrize(
+    "value", [10**30, str(10**30), "1_0", "\u0661", "1.0", 1.5, " 7 ", "7\u00a0"]
+)
+def test_page_sizes_read_the_same_as_json_numbers_and_as_digits(feed, value):
+    """ASCII digits (or a JSON integer) only, whatever the body's format."""
+    as_json = feed.client.post(
+        "/convertedin/customers",
+        json.dumps({"token": feed.token, "per_page": value}),
+        content_type="application/json",
+    )
+    expected = 200 if str(value).strip() in (str(10**30), "7") else 422
+    assert as_json.status_code == expected, as_json.content
+    if not isinstance(value, float):
+        as_form = feed.post("customers", {"per_page": value})
+        assert as_form.status_code == expected
