@@ -5,19 +5,13 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.throttling import BaseThrottle
 
 from config import ratelimit
+from config.principals import MachineClient
 
 from .tokens import feed_token_match
 
 
-class FeedClient:
-    """The crawler behind a feed token: authenticated, but not a Django user."""
-
-    is_authenticated = True
-    is_anonymous = False
-    is_active = True
-    is_staff = False
-    is_superuser = False
-    pk = None
+class FeedClient(MachineClient):
+    """The crawler behind a feed token."""
 
     def __init__(self, token_id: int):
         self.token_id = token_id

@@ -218,13 +218,8 @@ def build_payload(
     return pagination.envelope(items(page=pagination.page, **filters))
 
 
-def render_endpoint(
-    endpoint: str,
-    *,
-    page: int = 1,
-    per_page: int = DEFAULT_PER_PAGE,
-    collection_id: int | None = None,
-) -> bytes:
-    """Return the exact JSON bytes the feed answers for a page of `endpoint`."""
-    payload = build_payload(endpoint, page=page, per_page=per_page, collection_id=collection_id)
+def render_endpoint(endpoint: str, **page) -> bytes:
+    """Return the exact JSON bytes the feed answers for a page of `endpoint` (the keywords
+    of build_payload)."""
+    payload = build_payload(endpoint, **page)
     return OrjsonRenderer().render(payload)

@@ -152,35 +152,32 @@ def _page_sql(*, entity_table: str, columns: list[str]) -> str:
 
 
 # The page statements depend on nothing but the models and the database's quoting: built once.
+def _page_statement(model, columns: list[str], extra: str, join: str = "", order: str = "") -> str:
+    """The page's rows (`columns`, then `extra` expressions) after the total and time zone."""
+    cols = ", ".join(f"page.{_q(c)}" for c in columns)
+    return (
+        _page_sql(entity_table=model._meta.db_table, columns=columns)
+        + f"""
+        SELECT head.total, head.time_zone, {cols}, {extra}
+        FROM head
+        LEFT JOIN page ON 1 = 1 {join}
+        ORDER BY page.id{order}"""
+    )
+
+
 @cache
 def _orders_sql(vendor: str) -> str:
     items = _q(LineItem._meta.db_table)
-    cols = ", ".join(f"page.{_q(c)}" for c in ORDER_COLUMNS)
     item_cols = ", ".join(f"li.{_q(c)}" for c in LINE_ITEM_COLUMNS)
-    return (
-        _page_sql(entity_table=Order._meta.db_table, columns=ORDER_COLUMNS)
-        + f"""
-        SELECT head.total, head.time_zone, {cols}, {item_cols}
-        FROM head
-        LEFT JOIN page ON 1 = 1
-        LEFT JOIN {items} li ON li.order_id = page.id
-        ORDER BY page.id, li.id"""
-    )
+    join = f"LEFT JOIN {items} li ON li.order_id = page.id"
+    return _page_statement(Order, ORDER_COLUMNS, item_cols, join, ", li.id")
 
 
 @cache
 def _customers_sql(vendor: str) -> str:
-    cols = ", ".join(f"page.{_q(c)}" for c in CUSTOMER_COLUMNS)
     figures = customer_figures_sql("page")
     stats = ", ".join(f"{figures[name]} AS {name}" for name in CUSTOMER_FIGURES)
-    return (
-        _page_sql(entity_table=Customer._meta.db_table, columns=CUSTOMER_COLUMNS)
-        + f"""
-        SELECT head.total, head.time_zone, {cols}, {stats}
-        FROM head
-        LEFT JOIN page ON 1 = 1
-        ORDER BY page.id"""
-    )
+    return _page_statement(Customer, CUSTOMER_COLUMNS, stats)
 
 
 def _run(sql: str, *, entity: str, offset: int, limit: int) -> list[tuple]:

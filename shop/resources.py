@@ -103,32 +103,34 @@ def optional(attribute: str, widget: widgets.Widget | None = None) -> fields.Fie
     )
 
 
-class CustomerByEmailWidget(widgets.ForeignKeyWidget):
-    def __init__(self):
-        super().__init__(Customer, field="email")
+class LiveRecordWidget(widgets.ForeignKeyWidget):
+    """A live record named by a natural key (`lookup`); an empty cell is none."""
+
+    def __init__(self, model, field: str, lookup: str, missing: str):
+        super().__init__(model, field=field)
+        self.lookup, self.missing = lookup, missing
 
     def clean(self, value, row=None, **kwargs):
-        email = (value or "").strip()
-        if not email:
+        key = (value or "").strip()
+        if not key:
             return None
-        customer = Customer.objects.alive().filter(email__iexact=email).first()
-        if customer is None:
-            raise ValueError(f"No customer with email {email!r}: import the customers first.")
-        return customer
+        record = self.model.objects.alive().filter(**{self.lookup: key}).first()
+        if record is None:
+            raise ValueError(self.missing.format(key=key))
+        return record
 
 
-class CategoryByHandleWidget(widgets.ForeignKeyWidget):
-    def __init__(self):
-        super().__init__(Category, field="handle")
+def customer_by_email() -> LiveRecordWidget:
+    return LiveRecordWidget(
+        Customer,
+        "email",
+        "email__iexact",
+        "No customer with email {key!r}: import the customers first.",
+    )
 
-    def clean(self, value, row=None, **kwargs):
-        handle = (value or "").strip()
-        if not handle:
-            return None
-        category = Category.objects.alive().filter(handle=handle).first()
-        if category is None:
-            raise ValueError(f"No category with handle {handle!r}.")
-        return category
+
+def category_by_handle() -> LiveRecordWidget:
+    return LiveRecordWidget(Category, "handle", "handle", "No category with handle {key!r}.")
 
 
 def parse_line_items(text: str) -> list[services.LineItemInput]:
@@ -295,7 +297,7 @@ class ProductResource(ServiceResource):
     handle = fields.Field(attribute="handle", column_name="handle", widget=TextWidget())
     sku = fields.Field(attribute="sku", column_name="sku", widget=TextWidget())
     category = fields.Field(
-        attribute="category", column_name="category", widget=CategoryByHandleWidget()
+        attribute="category", column_name="category", widget=category_by_handle()
     )
     vendor = fields.Field(attribute="vendor", column_name="vendor", widget=TextWidget())
     price = optional("price", MoneyWidget())
@@ -345,7 +347,7 @@ class LineItemsField(fields.Field):
 class OrderResource(ServiceResource):
     id = fields.Field(attribute="id", column_name="id", widget=WholeNumberWidget())
     customer = fields.Field(
-        attribute="customer", column_name="customer_email", widget=CustomerByEmailWidget()
+        attribute="customer", column_name="customer_email", widget=customer_by_email()
     )
     ordered_at = fields.Field(
         attribute="ordered_at", column_name="ordered_at", widget=StoreDateTimeWidget()

@@ -27,13 +27,18 @@ def currency_choices() -> tuple[tuple[str, str], ...]:
     return _currency_choices()
 
 
+def _known(value: str, known: frozenset[str], message: str, code: str) -> None:
+    if value not in known:
+        raise ValidationError(message, code=code, params={"value": value})
+
+
 def validate_currency(value: str) -> None:
-    if value not in currency_codes():
-        raise ValidationError(
-            "%(value)s is not an ISO 4217 currency code (e.g. EGP, USD).",
-            code="invalid_currency",
-            params={"value": value},
-        )
+    _known(
+        value,
+        currency_codes(),
+        "%(value)s is not an ISO 4217 currency code (e.g. EGP, USD).",
+        "invalid_currency",
+    )
 
 
 @cache
@@ -42,12 +47,12 @@ def time_zone_names() -> frozenset[str]:
 
 
 def validate_time_zone(value: str) -> None:
-    if value not in time_zone_names():
-        raise ValidationError(
-            "%(value)s is not an IANA time zone name (e.g. Africa/Cairo).",
-            code="invalid_time_zone",
-            params={"value": value},
-        )
+    _known(
+        value,
+        time_zone_names(),
+        "%(value)s is not an IANA time zone name (e.g. Africa/Cairo).",
+        "invalid_time_zone",
+    )
 
 
 validate_phone = RegexValidator(

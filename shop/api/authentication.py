@@ -4,28 +4,20 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from config.principals import MachineClient
+
 from .models import KEY_PREFIX, ApiKey, hash_key
 from .services import api_key_record_use
 
 
-class ApiKeyUser:
-    """The principal behind an API key: authenticated, but not a Django user."""
-
-    is_authenticated = True
-    is_anonymous = False
-    is_active = True
-    is_staff = False
-    is_superuser = False
-    pk = None
+class ApiKeyUser(MachineClient):
+    """The principal behind an API key."""
 
     def __init__(self, api_key: ApiKey):
         self.api_key = api_key
 
     def __str__(self) -> str:
         return f"API key {self.api_key.prefix}"
-
-    def has_perm(self, perm, obj=None) -> bool:
-        return False
 
 
 class ApiKeyAuthentication(BaseAuthentication):
