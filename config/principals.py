@@ -12,5 +12,11 @@ class MachineClient:
     is_superuser = False
     pk = None
 
+    def __init__(self, label: str):
+        self.label = label
+
+    def __str__(self) -> str:
+        return self.label
+
     def has_perm(self, perm, obj=None) -> bool:
         return False

@@ -10,16 +10,6 @@ from config.principals import MachineClient
 from .tokens import feed_token_match
 
 
-class FeedClient(MachineClient):
-    """The crawler behind a feed token."""
-
-    def __init__(self, token_id: int):
-        self.token_id = token_id
-
-    def __str__(self) -> str:
-        return f"feed token {self.token_id}"
-
-
 class FeedTokenAuthentication(BaseAuthentication):
     """Authenticate a feed request by the `token` field of its body; `request.auth` is the
     token's id.
@@ -29,11 +19,11 @@ class FeedTokenAuthentication(BaseAuthentication):
     against the client (WrongTokenThrottle).
     """
 
-    def authenticate(self, request) -> tuple[FeedClient, int] | None:
+    def authenticate(self, request) -> tuple[MachineClient, int] | None:
         token_id = feed_token_match(request.data.get("token"))
         if token_id is None:
             return None
-        return FeedClient(token_id), token_id
+        return MachineClient(f"feed token {token_id}"), token_id
 
     def authenticate_header(self, request) -> str:
         return 'Token realm="convertedin"'

@@ -63,20 +63,24 @@ class StoreDateTimeWidget(widgets.Widget):
         return in_zone(value, self._zone()).strftime(DATETIME_FORMAT)
 
 
-class MoneyWidget(widgets.DecimalWidget):
+class ExplainedWidget(widgets.Widget):
+    """A number widget whose refusal says what to enter (`expected`) and what it got."""
+
+    expected = ""
+
     def clean(self, value, row=None, **kwargs):
         try:
             return super().clean(value, row=row, **kwargs)
         except (InvalidOperation, ValueError) as exc:
-            raise ValueError(f"Enter an amount such as 12.50, not {value!r}.") from exc
+            raise ValueError(f"Enter {self.expected}, not {value!r}.") from exc
 
 
-class WholeNumberWidget(widgets.IntegerWidget):
-    def clean(self, value, row=None, **kwargs):
-        try:
-            return super().clean(value, row=row, **kwargs)
-        except (InvalidOperation, ValueError) as exc:
-            raise ValueError(f"Enter a whole number, not {value!r}.") from exc
+class MoneyWidget(ExplainedWidget, widgets.DecimalWidget):
+    expected = "an amount such as 12.50"
+
+
+class WholeNumberWidget(ExplainedWidget, widgets.IntegerWidget):
+    expected = "a whole number"
 
 
 class TextWidget(widgets.CharWidget):

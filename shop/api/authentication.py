@@ -10,16 +10,6 @@ from .models import KEY_PREFIX, ApiKey, hash_key
 from .services import api_key_record_use
 
 
-class ApiKeyUser(MachineClient):
-    """The principal behind an API key."""
-
-    def __init__(self, api_key: ApiKey):
-        self.api_key = api_key
-
-    def __str__(self) -> str:
-        return f"API key {self.api_key.prefix}"
-
-
 class ApiKeyAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
@@ -41,7 +31,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
         api_key_record_use(api_key=api_key)
-        return ApiKeyUser(api_key), api_key
+        return MachineClient(f"API key {api_key.prefix}"), api_key
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'

@@ -125,7 +125,8 @@ def test_a_wrong_token_costs_one_query_like_a_right_one(feed_token, django_asser
 def test_the_authentication_class_reads_the_token_from_the_body(feed_token):
     auth = FeedTokenAuthentication()
     client, token_id = auth.authenticate(_request({"token": TOKEN}, "json"))
-    assert token_id == feed_token.pk == client.token_id
+    assert token_id == feed_token.pk
+    assert str(client) == f"feed token {feed_token.pk}"
     assert client.is_authenticated
     assert auth.authenticate(_request({"token": "wrong-token-value-123"})) is None
     assert auth.authenticate_header(_request({})) == 'Token realm="convertedin"'
