@@ -39,6 +39,7 @@ MAX_REQUESTS = 200_000  # a hard bound on top of the time limit
 
 SECURITY_HEADING = "## Security"
 
+
 def django_env(port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
