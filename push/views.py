@@ -54,7 +54,8 @@ def push_context(user) -> dict:
             "failed_24h": day["failed"],
             "log": list(PushEvent.objects.order_by("-id")[:LOG_ROWS]),
             "can_change": user.has_perm("push.change_pushevent"),
-            "paste_form": PasteTokenForm(prefix="push") if user.has_perm("feeds.add_feedtoken")
+            "paste_form": PasteTokenForm(prefix="push")
+            if user.has_perm("feeds.add_feedtoken")
             else None,
         }
     }
