@@ -251,10 +251,10 @@ CONVERTEDIN_PUSH_RETRY_DELAYS: list[float] = [
 PUSH_CONNECT_TIMEOUT = 5.0
 PUSH_READ_TIMEOUT = 10.0
 # A claimed event whose worker died is claimed again after this many seconds.
-PUSH_CLAIM_SECONDS = 60
+PUSH_CLAIM_SECONDS = env.float("PUSH_CLAIM_SECONDS", default=60)
 # One pump task runs this long, polling every PUSH_POLL_SECONDS when idle.
-PUSH_PUMP_SECONDS = 30.0
-PUSH_POLL_SECONDS = 0.2
+PUSH_PUMP_SECONDS = env.float("PUSH_PUMP_SECONDS", default=30)
+PUSH_POLL_SECONDS = env.float("PUSH_POLL_SECONDS", default=0.2)
 PUSH_KEEP_DAYS = env.int("PUSH_KEEP_DAYS", default=7)
 # Fernet keys (comma-separated) the push token is encrypted under: the first encrypts.
 PUSH_TOKEN_KEYS: list[str] = env.list("PUSH_TOKEN_KEYS", default=[])
