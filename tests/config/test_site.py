@@ -302,7 +302,9 @@ def test_plain_http_to_a_machine_endpoint_is_a_json_403_not_a_redirect(client, d
     assert client.get("/admin/").status_code == 301  # people are still sent to HTTPS
 
 
-@pytest.mark.parametrize("url", ["/admin/", "/admin/shop/order/", "/api/docs/", "/admin/convertedin/"])
+@pytest.mark.parametrize(
+    "url", ["/admin/", "/admin/shop/order/", "/api/docs/", "/admin/convertedin/"]
+)
 def test_every_html_page_carries_a_content_security_policy(admin_client, store, url):
     response = admin_client.get(url)
     assert response.status_code == 200
