@@ -63,14 +63,15 @@ def _import(orders: int, email: str, handle: str) -> float:
 
 
 def main() -> None:
-    import faulthandler
-
-    faulthandler.dump_traceback_later(600, exit=True)
     parser = argparse.ArgumentParser(prog="python -m bench.push", description=__doc__)
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=2_000)
     parser.add_argument("--writes", type=int, default=60, help="writes for the latency")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:  # a receiver in its own process, for the delivery rate
+        print(_receiver(), flush=True)
+        threading.Event().wait()
 
     if not os.environ.get("DATABASE_URL"):
         path = Path(tempfile.mkdtemp()) / "push-bench.sqlite3"
@@ -113,7 +114,11 @@ def main() -> None:
     )
     PushEvent.objects.all().delete()
 
-    # 2. Delivery rate: distinct records, one push each.
+    # 2. Delivery rate: distinct records, one push each, to a receiver in another process.
+    serving = subprocess.Popen(
+        [sys.executable, "-m", "bench.push", "--serve"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    settings.CONVERTEDIN_WEBHOOK_URL = serving.stdout.readline().strip()
     customers = [
         services.customer_create(email=f"rate{n}@example.com", first_name="R", last_name="T")
         for n in range(args.events)
@@ -123,6 +128,8 @@ def main() -> None:
     while tried := deliver_due(limit=200):
         sent += tried
     seconds = time.perf_counter() - started
+    serving.kill()
+    settings.CONVERTEDIN_WEBHOOK_URL = url
     delivered = PushEvent.objects.filter(status="delivered").count()
     print(
         f"delivery: {sent} pushes ({delivered} events) in {seconds:.2f} s, "

@@ -58,14 +58,14 @@ class Batch:
         return f"{TOPIC_PREFIX[self.entity]}/{self.action}"
 
 
-def _claim(limit: int) -> tuple[list[Batch], str | None, str]:
+def _claim(limit: int) -> tuple[list[Batch], str | None, Store | None]:
     now = timezone.now()
     with transaction.atomic():
         PushState.load()
         state = PushState.objects.select_for_update().get(pk=1)
         token = push_token(state)
         if state.paused or token is None:
-            return [], None, ""
+            return [], None, None
         due = (
             PushEvent.objects.select_for_update(skip_locked=True)
             .filter(status__in=[Status.PENDING, Status.SENDING], due_at__lte=now)
@@ -74,7 +74,7 @@ def _claim(limit: int) -> tuple[list[Batch], str | None, str]:
         )
         records = list(dict.fromkeys(due))
         if not records:
-            return [], token, ""
+            return [], token, None
         wanted = Q()
         for entity, record_id in records:
             wanted |= Q(entity=entity, record_id=record_id)
@@ -99,7 +99,7 @@ def _claim(limit: int) -> tuple[list[Batch], str | None, str]:
         PushEvent.objects.filter(id__in=[pk for b in chosen for pk in b.ids]).update(
             status=Status.SENDING, due_at=lease
         )
-    return chosen, token, Store.load().base_url
+    return chosen, token, Store.load()
 
 
 def retry_delay(attempt: int, retry_after: float | None) -> float | None:
@@ -124,9 +124,9 @@ def _retry_after(response: requests.Response) -> float | None:
             return None
 
 
-def _send(batch: Batch, token: str, base_url: str) -> None:
+def _send(batch: Batch, token: str, store: Store) -> None:
     events = PushEvent.objects.filter(id__in=batch.ids)
-    item = record_item(batch.entity, batch.record_id)
+    item = record_item(batch.entity, batch.record_id, store=store)
     if item is None:
         events.update(
             status=Status.FAILED,
@@ -139,7 +139,7 @@ def _send(batch: Batch, token: str, base_url: str) -> None:
     headers = {
         "Content-Type": "application/json",
         "token": token,
-        "X-Shop-Domain": urlsplit(base_url).hostname or "",
+        "X-Shop-Domain": urlsplit(store.base_url).hostname or "",
     }
     attempt = batch.attempts + 1
     started = time.perf_counter()
@@ -190,10 +190,11 @@ def _send(batch: Batch, token: str, base_url: str) -> None:
 
 def deliver_due(*, limit: int = 100) -> int:
     """Send every claimable record's push once; return how many pushes were tried."""
-    batches, token, base_url = _claim(limit)
+    batches, token, store = _claim(limit)
     for batch in batches:
         assert token is not None
-        _send(batch, token, base_url)
+        assert store is not None
+        _send(batch, token, store)
     return len(batches)
 
 
