@@ -60,6 +60,10 @@ class Batch:
 
 def _claim(limit: int) -> tuple[list[Batch], str | None, Store | None]:
     now = timezone.now()
+    waiting = PushEvent.objects.filter(status__in=[Status.PENDING, Status.SENDING], due_at__lte=now)
+    if not waiting.exists():
+        # Idle: a plain read, so polling takes no write lock (SQLite begins IMMEDIATE).
+        return [], None, None
     with transaction.atomic():
         PushState.load()
         state = PushState.objects.select_for_update().get(pk=1)

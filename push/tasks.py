@@ -28,7 +28,21 @@ def pump() -> int:
         if not tried:
             time.sleep(settings.PUSH_POLL_SECONDS)
     delivery.prune()
+    _prune_pump_results()
     return sent
+
+
+def _prune_pump_results() -> None:
+    """Drop finished pumps' results older than a day (database backend only)."""
+    try:
+        from django_tasks_db.models import DBTaskResult
+    except ImportError:
+        return
+    DBTaskResult.objects.filter(
+        task_path=pump.module_path,
+        status="SUCCESSFUL",
+        finished_at__lt=timezone.now() - timedelta(days=1),
+    ).delete()
 
 
 def pump_start() -> None:

@@ -261,3 +261,21 @@ def test_a_token_stored_before_pushing_must_be_pasted_again(store):
     push_token_store(token_row=FeedToken.objects.get(), token=TOKEN)
     assert not push_token_missing()
     assert TOKEN not in PushState.load().token_ciphertext
+
+
+@pytest.mark.django_db
+def test_the_pump_delivers_and_leaves_its_successor_waiting(receiver, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    from push.tasks import pump, pump_start
+
+    settings.PUSH_PUMP_SECONDS = 0.3
+    settings.PUSH_POLL_SECONDS = 0.05
+    accept_all(receiver)
+    services.customer_create(email="a@example.com", first_name="A", last_name="B")
+    assert pump.call() == 1
+    assert PushEvent.objects.get().status == Status.DELIVERED
+    waiting = DBTaskResult.objects.filter(task_path=pump.module_path, status="READY")
+    assert waiting.count() == 1
+    pump_start()  # one waits already: no second chain
+    assert waiting.count() == 1
