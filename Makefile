@@ -42,8 +42,10 @@ run: migrate
 	@echo "  Store admin:  http://$(HOST):$(PORT)/admin/"
 	@echo "  REST API:     http://$(HOST):$(PORT)/api/docs/"
 	@echo "  Feed:         http://$(HOST):$(PORT)/convertedin/  (POST, token in the body)"
+	@echo "  Pushes:       sent by the worker beside the web server (Procfile)"
 	@echo ""
-	$(MANAGE) runserver $(HOST):$(PORT)
+	$(MANAGE) push_start
+	HOST=$(HOST) WEB_PORT=$(PORT) $(BIN)/honcho -f Procfile start
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

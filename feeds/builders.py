@@ -185,6 +185,27 @@ def categories_items(*, page: PageRequest) -> Paged:
     return Paged([category_item(node, zone) for node in chosen], len(top))
 
 
+def record_item(endpoint: str, record_id: int, *, store: Store | None = None) -> dict | None:
+    """Return one record's item as the feed's `endpoint` lists it, built by the same functions;
+    a soft-deleted record gets the item it would have if live. None when no such row exists.
+    A caller building many items passes the store, read once."""
+    store = store or Store.load()
+    zone = _zone(store.time_zone)
+    if endpoint == "orders":
+        order = selectors.order_row(record_id)
+        return None if order is None else order_item(order, zone)
+    if endpoint == "customers":
+        customer = selectors.customer_row(record_id)
+        return None if customer is None else customer_item(customer, zone)
+    if endpoint == "products":
+        product = selectors.product_row(record_id)
+        return None if product is None else product_item(product, store, zone)
+    if endpoint == "categories":
+        node = selectors.category_node(record_id)
+        return None if node is None else category_item(node, zone)
+    raise KeyError(endpoint)
+
+
 # The items of a page of each paged endpoint; the pagination class wraps them.
 PAGES: dict[str, Callable[..., Paged]] = {
     "categories": categories_items,

@@ -22,6 +22,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from push import views as push_views
+from push.tokens import push_token_store
 from shop.charts import Point, bar_line_chart
 from shop.dashboard import EpochBucket
 from shop.models import Store
@@ -213,6 +215,7 @@ def connection_view(request):
         context["calls_today"] = FeedRequest.objects.filter(
             created_at__gte=now - timedelta(hours=24)
         ).count()
+    context.update(push_views.push_context(user))
     preview = request.GET.get("preview") or "storeinfo"
     if preview in context["previewable"]:
         context["preview"] = preview
@@ -236,6 +239,8 @@ def token_add_view(request):
             for message in exc.messages:
                 messages.error(request, message)
         else:
+            # Pushes carry the newest token: keep it, encrypted (push/tokens.py).
+            push_token_store(token_row=token, token=form.cleaned_data["token"])
             messages.success(request, f"Token “{token.name}” ending in …{token.hint} is active.")
     else:
         for field, errors in form.errors.items():
@@ -275,4 +280,8 @@ urlpatterns = [
     path("tokens/add/", _admin(token_add_view), name="token-add"),
     path("tokens/<int:pk>/revoke/", _admin(token_revoke_view), name="token-revoke"),
     path("preview/<str:endpoint>/", _admin(preview_view), name="preview"),
+    path("push/pause/", _admin(push_views.pause_view), name="push-pause"),
+    path("push/resume/", _admin(push_views.resume_view), name="push-resume"),
+    path("push/token/", _admin(push_views.paste_token_view), name="push-token"),
+    path("push/<int:pk>/retry/", _admin(push_views.retry_view), name="push-retry"),
 ]

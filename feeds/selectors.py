@@ -296,3 +296,62 @@ def products_page(*, offset: int, limit: int, collection_id: int | None = None) 
         )[offset : offset + limit]
     )
     return Page(total=total, rows=rows)
+
+
+# One record by id, deleted or not: what a push of that record carries (push/). ---------
+
+
+def order_row(order_id: int) -> OrderRow | None:
+    """Return one order, live or soft-deleted, as an OrderRow with its line items."""
+    found = Order.objects.filter(id=order_id).values_list(*ORDER_COLUMNS).first()
+    if found is None:
+        return None
+    items = [
+        _new_row(LineItemRow, item)
+        for item in LineItem.objects.filter(order_id=order_id)
+        .order_by("id")
+        .values_list(*LINE_ITEM_COLUMNS)
+    ]
+    return _new_row(OrderRow, (*found, items))
+
+
+def customer_row(customer_id: int) -> CustomerRow | None:
+    """Return one customer, live or soft-deleted, as a CustomerRow with its figures."""
+    cols = ", ".join(f"c.{_q(c)}" for c in CUSTOMER_COLUMNS)
+    figures = customer_figures_sql("c")
+    stats = ", ".join(f"{figures[name]} AS {name}" for name in CUSTOMER_FIGURES)
+    sql = f"SELECT {cols}, {stats} FROM {_q(Customer._meta.db_table)} c WHERE c.id = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [customer_id])
+        found = cursor.fetchone()
+    return None if found is None else _new_row(CustomerRow, found)
+
+
+def product_row(product_id: int) -> dict | None:
+    """Return one product, live or soft-deleted, with the values products_page selects."""
+    return (
+        Product.objects.filter(id=product_id)
+        .values(
+            *PRODUCT_VALUES,
+            category_title=F("category__title"),
+            category_deleted_at=F("category__deleted_at"),
+        )
+        .first()
+    )
+
+
+def category_node(category_id: int) -> dict | None:
+    """Return one category, live or soft-deleted, as a node of category_tree (its live
+    subcategories nested), whether it is listed at the top or under another."""
+    stack = category_tree()
+    while stack:
+        node = stack.pop()
+        if node["id"] == category_id:
+            return node
+        stack.extend(node["children"])
+    row = (
+        Category.objects.filter(id=category_id)
+        .values("id", "title", "handle", "content", "parent_id", "available", "published_at")
+        .first()
+    )
+    return None if row is None else {**row, "children": []}

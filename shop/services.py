@@ -14,6 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from . import signals
 from .models import ZERO, Category, Customer, LineItem, Order, Product, Store, store_currency
 from .validators import validate_past_date, validate_showable_date
 
@@ -221,16 +222,29 @@ def _prepare(instance, spec: Iterable[Field], data: Mapping[str, Any]):
     return instance
 
 
+def _changed(instance, action: str) -> None:
+    """Tell other apps, inside the write's transaction, which records this write changed."""
+    changes = [(type(instance), instance.pk, action)]
+    if isinstance(instance, Order):
+        changes.append((Customer, instance.customer_id, "update"))
+    signals.records_changed.send(sender=type(instance), changes=changes)
+
+
 def _write(instance, spec: Iterable[Field], data: Mapping[str, Any]):
+    action = "create" if instance._state.adding else "update"
     _save(_prepare(instance, spec, data))
+    if not isinstance(instance, Store):
+        _changed(instance, action)
     return instance
 
 
+@transaction.atomic
 def _mark_deleted(instance, deleted_at):
     """Soft-delete (with a time) or restore (with None); a no-op when already so."""
     if (instance.deleted_at is None) != (deleted_at is None):
         instance.deleted_at = deleted_at
         instance.save(update_fields=["deleted_at", "updated_at"])
+        _changed(instance, "create" if deleted_at is None else "delete")
     return instance
 
 
@@ -416,6 +430,8 @@ def _given_totals(data: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _write_order(order: Order, line_items, data: Mapping[str, Any]) -> Order:
+    action = "create" if order._state.adding else "update"
+    customer_before = order.customer_id
     order_prepare(order=order, **data)
     replace = line_items is not None
     if line_items is None:
@@ -433,6 +449,9 @@ def _write_order(order: Order, line_items, data: Mapping[str, Any]) -> Order:
         for row in rows:
             row.order = order
         LineItem.objects.bulk_create(rows)
+    _changed(order, action)
+    if customer_before is not None and customer_before != order.customer_id:
+        signals.records_changed.send(sender=Order, changes=[(Customer, customer_before, "update")])
     return order
 
 

@@ -7,3 +7,9 @@ from django.dispatch import Signal
 # once. Arguments: models (the model classes written).
 bulk_load_started = Signal()
 bulk_load_finished = Signal()
+
+# Sent inside the transaction of every service write, once per call, after its rows are saved.
+# Arguments: changes, a list of (model class, record id, action) with action "create",
+# "update" or "delete"; a restore is a "create". An order's write lists its customer's
+# "update" too, since the order changes the customer's figures.
+records_changed = Signal()

@@ -39,6 +39,9 @@ INSTALLED_APPS = [
     "shop",
     "shop.api.apps.ApiConfig",
     "feeds",
+    "django_tasks",
+    "django_tasks_db",
+    "push",
 ]
 
 MIDDLEWARE = [
@@ -230,3 +233,28 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# Pushing every change to converted.in (push/): the outbox is delivered by a worker on Django's
+# Tasks API. The database backend needs nothing else (`manage.py db_worker`); a large
+# deployment switches by settings alone, e.g. to RQ on Redis (django-tasks-rq):
+#   TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+# with RQ_QUEUES = {"default": {"URL": REDIS_URL}}, workers run by `manage.py rqworker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+CONVERTEDIN_WEBHOOK_URL = env.str(
+    "CONVERTEDIN_WEBHOOK_URL", default="https://app.converted.in/api/webhooks/api/"
+)
+# Seconds before each retry of a push (429, 5xx, network error, timeout); then it fails.
+CONVERTEDIN_PUSH_RETRY_DELAYS: list[float] = [
+    float(s)
+    for s in env.list("CONVERTEDIN_PUSH_RETRY_DELAYS", default=[10, 30, 120, 600, 3600, 21600])
+]
+PUSH_CONNECT_TIMEOUT = 5.0
+PUSH_READ_TIMEOUT = 10.0
+# A claimed event whose worker died is claimed again after this many seconds.
+PUSH_CLAIM_SECONDS = env.float("PUSH_CLAIM_SECONDS", default=60)
+# One pump task runs this long, polling every PUSH_POLL_SECONDS when idle.
+PUSH_PUMP_SECONDS = env.float("PUSH_PUMP_SECONDS", default=30)
+PUSH_POLL_SECONDS = env.float("PUSH_POLL_SECONDS", default=0.2)
+PUSH_KEEP_DAYS = env.int("PUSH_KEEP_DAYS", default=7)
+# Fernet keys (comma-separated) the push token is encrypted under: the first encrypts.
+PUSH_TOKEN_KEYS: list[str] = env.list("PUSH_TOKEN_KEYS", default=[])

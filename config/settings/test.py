@@ -13,3 +13,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+PUSH_TOKEN_KEYS = ["mJ0u0bq3tM1mVt0bY9qZl7mXoT1Gzq2o7cJmA0pQy5k="]
+PUSH_CONNECT_TIMEOUT = 1.0
+PUSH_READ_TIMEOUT = 1.0
+CONVERTEDIN_PUSH_RETRY_DELAYS = [10.0, 30.0]

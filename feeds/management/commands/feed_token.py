@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from feeds.models import FeedToken
 from feeds.tokens import feed_token_create, feed_token_revoke
+from push.tokens import push_token_store
 
 
 class Command(BaseCommand):
@@ -28,6 +29,7 @@ class Command(BaseCommand):
                 row = feed_token_create(name=options["name"], token=token)
             except ValidationError as exc:
                 raise CommandError(" ".join(exc.messages)) from exc
+            push_token_store(token_row=row, token=token)  # pushes carry the newest token
             self.stdout.write(self.style.SUCCESS(f"Added token {row.pk} (…{row.hint})."))
         elif action == "list":
             for row in FeedToken.objects.order_by("id"):

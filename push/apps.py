@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class PushConfig(AppConfig):
+    name = "push"
+    verbose_name = "converted.in push"
+
+    def ready(self):
+        from shop import signals
+
+        from . import outbox
+
+        signals.records_changed.connect(outbox.record_changes, dispatch_uid="push-outbox")
+        signals.bulk_load_started.connect(outbox.bulk_load_started, dispatch_uid="push-bulk")
+        signals.bulk_load_finished.connect(outbox.bulk_load_finished, dispatch_uid="push-bulk")

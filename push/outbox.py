@@ -1,0 +1,39 @@
+"""Write the outbox rows of a service write, inside its transaction: one INSERT per write."""
+
+import threading
+
+from shop.models import Category, Customer, Order, Product
+
+from .models import PushEvent
+
+# The feed's endpoint of each model; converted.in calls categories "collections".
+ENTITIES = {Order: "orders", Customer: "customers", Product: "products", Category: "categories"}
+TOPIC_PREFIX = {
+    "orders": "orders",
+    "customers": "customers",
+    "products": "products",
+    "categories": "collections",
+}
+
+_bulk = threading.local()
+
+
+def record_changes(sender, *, changes, **kwargs) -> None:
+    if getattr(_bulk, "depth", 0):
+        return
+    PushEvent.objects.bulk_create(
+        [
+            PushEvent(entity=ENTITIES[model], record_id=pk, action=action)
+            for model, pk, action in changes
+            if model in ENTITIES and pk is not None
+        ]
+    )
+
+
+def bulk_load_started(sender, **kwargs) -> None:
+    """A bulk load (seed_demo) does not push."""
+    _bulk.depth = getattr(_bulk, "depth", 0) + 1
+
+
+def bulk_load_finished(sender, **kwargs) -> None:
+    _bulk.depth = max(0, getattr(_bulk, "depth", 0) - 1)

@@ -1,0 +1,116 @@
+"""The push section of the converted.in connection page: state, queue, delivery log, and the
+staff's POSTs (pause, resume, retry now, paste the token again). Mounted by feeds/connection.py.
+"""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Min, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from .models import PushEvent, PushState
+from .tokens import push_token, push_token_missing, push_token_paste
+
+LOG_ROWS = 50
+Status = PushEvent.Status
+
+
+class PasteTokenForm(forms.Form):
+    token = forms.CharField(
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="The newest active token again: pushes need it itself, kept encrypted.",
+    )
+
+
+def push_context(user) -> dict:
+    """What the page shows of pushing; empty without the permission to see push events."""
+    if not user.has_perm("push.view_pushevent"):
+        return {}
+    now = timezone.now()
+    state = PushState.load()
+    waiting = PushEvent.objects.filter(status__in=[Status.PENDING, Status.SENDING]).aggregate(
+        count=Count("id"), oldest=Min("created_at")
+    )
+    day = PushEvent.objects.filter(finished_at__gte=now - timedelta(hours=24)).aggregate(
+        delivered=Count("id", filter=Q(status=Status.DELIVERED)),
+        failed=Count("id", filter=Q(status=Status.FAILED)),
+    )
+    has_token = push_token(state) is not None
+    return {
+        "push": {
+            "state": state,
+            "on": has_token and not state.paused,
+            "has_token": has_token,
+            "token_missing": push_token_missing(),
+            "waiting": waiting["count"],
+            "oldest": waiting["oldest"],
+            "delivered_24h": day["delivered"],
+            "failed_24h": day["failed"],
+            "log": list(PushEvent.objects.order_by("-id")[:LOG_ROWS]),
+            "can_change": user.has_perm("push.change_pushevent"),
+            "paste_form": PasteTokenForm(prefix="push")
+            if user.has_perm("feeds.add_feedtoken")
+            else None,
+        }
+    }
+
+
+def _back():
+    return HttpResponseRedirect(reverse("feeds-connection:page") + "#push")
+
+
+def _require(request, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+
+
+@require_POST
+def pause_view(request):
+    _require(request, "push.change_pushevent")
+    PushState.load()
+    PushState.objects.filter(pk=1).update(
+        paused=PushState.Pause.MANUAL, paused_at=timezone.now(), paused_detail=str(request.user)
+    )
+    messages.success(request, "Pushing is paused; changes wait in the queue.")
+    return _back()
+
+
+@require_POST
+def resume_view(request):
+    _require(request, "push.change_pushevent")
+    PushState.load()
+    PushState.objects.filter(pk=1).update(paused="", paused_at=None, paused_detail="")
+    messages.success(request, "Pushing is on.")
+    return _back()
+
+
+@require_POST
+def retry_view(request, pk: int):
+    _require(request, "push.change_pushevent")
+    event = get_object_or_404(PushEvent, pk=pk, status=Status.FAILED)
+    PushEvent.objects.filter(pk=event.pk).update(
+        status=Status.PENDING, due_at=timezone.now(), attempts=0, finished_at=None
+    )
+    messages.success(request, f"{event.entity} #{event.record_id} will be pushed again now.")
+    return _back()
+
+
+@require_POST
+def paste_token_view(request):
+    _require(request, "feeds.add_feedtoken")
+    form = PasteTokenForm(request.POST, prefix="push")
+    if form.is_valid():
+        try:
+            row = push_token_paste(token=form.cleaned_data["token"])
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, f"Pushes carry the token ending in …{row.hint}.")
+    return _back()
