@@ -14,7 +14,8 @@ from tests.factories import CustomerFactory, ProductFactory
 
 URL = reverse("admin:shop_order_changelist")
 
-# (query string, queries the page runs): session and user, then the list's own reads.
+# (query string, queries the page runs): the store, session and user; currencies and
+# countries in use; the count; the page; the first and last date.
 PAGES = [
     ("", 9),
     ("?p=2", 9),
@@ -23,7 +24,7 @@ PAGES = [
     ("?q=Buyer%40Example.com", 9),
     ("?q=buyer", 9),
     ("?q=%2B20+100+123+4567", 9),
-    ("?q=1", 9),
+    ("?q=201001234567", 9),
     ("?ordered_at__year=2025", 9),
     ("?ordered_at__year=2025&ordered_at__month=3", 9),
     ("?ordered_at__year=2025&ordered_at__month=3&ordered_at__day=4", 7),
@@ -62,6 +63,16 @@ def test_order_list_runs_as_many_queries_at_any_size(
     _orders(120, customer=buyer, ordered_at=datetime(2025, 3, 5, tzinfo=UTC), currency="USD")
     with django_assert_num_queries(queries):
         assert admin_client.get(URL + query).status_code == 200
+
+
+def test_a_deep_page_reads_its_ids_then_its_rows(
+    admin_client, buyer, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(admin_lists, "DEEP_OFFSET", 100)
+    orders = _orders(160, customer=buyer)
+    with django_assert_num_queries(10):
+        response = admin_client.get(URL, {"p": "3"})
+    assert [o.pk for o in response.context["cl"].result_list] == [o.pk for o in orders[100:150]]
 
 
 def _found(client, term: str) -> set[int]:
