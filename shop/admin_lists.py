@@ -159,8 +159,8 @@ class OrderListPaginator(Paginator):
         rows = self.object_list
         if bottom < DEEP_OFFSET:
             return self._get_page(rows[bottom:top], number, self)
-        ids = list(rows.values_list("pk", flat=True)[bottom:top])  # type: ignore[attr-defined]
-        return self._get_page(rows.filter(pk__in=ids), number, self)  # type: ignore[attr-defined]
+        ids = list(rows.values_list("pk", flat=True)[bottom:top])
+        return self._get_page(rows.filter(pk__in=ids), number, self)
 
 
 def localtime(value: datetime | None) -> datetime | None:
