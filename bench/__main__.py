@@ -30,6 +30,11 @@ def run_measure(database_url: str, args, *, crawl_only: bool = False) -> dict:
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     result = json.loads(Path(out).read_text())
     Path(out).unlink()
+    if args.admin and not crawl_only:
+        admin = [sys.executable, "-m", "bench.admin", "--out", out, "--repeat", str(args.repeat)]
+        subprocess.run(admin, cwd=ROOT, env=env, check=True)
+        result["admin"] = json.loads(Path(out).read_text())
+        Path(out).unlink()
     return result
 
 
@@ -44,6 +49,7 @@ def main() -> None:
         "--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql"
     )
     parser.add_argument("--no-crawl", action="store_true", help="skip the full crawl")
+    parser.add_argument("--admin", action="store_true", help="also time the admin's pages")
     parser.add_argument(
         "--scale-crawl",
         type=int,

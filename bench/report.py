@@ -3,6 +3,8 @@
 import platform
 from datetime import UTC, datetime
 
+from .admin import render_markdown as render_admin_markdown
+
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 NOTES = [
     "## What the speed costs",
@@ -241,6 +243,9 @@ def render_markdown(results: list[dict], *, command: str, seconds: float) -> str
     for result in results:
         for title, plan in result["explain"].items():
             out += [f"### {NAMES.get(result['vendor'])}: {title}", "", "```", plan, "```", ""]
+    admin = [result["admin"] for result in results if "admin" in result]
+    if admin:
+        out += [render_admin_markdown(admin, command=command), ""]
     return "\n".join(out)
 
 

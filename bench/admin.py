@@ -1,0 +1,155 @@
+"""`python -m bench.admin`: the store admin's pages on the database of DATABASE_URL.
+
+Each page through Django's WSGI handler (test client, logged in as a superuser): the median of
+--repeat runs after a warm-up, its query count, and the plans of the order list's reads.
+Prints JSON (or writes it to --out); bench/__main__.py --admin runs it per database and
+render_markdown() turns the results into a section of docs/benchmarks.md.
+"""
+
+import argparse
+import json
+import statistics
+import time
+
+
+def _pages(order_id: int, email: str, name: str) -> list[tuple[str, str]]:
+    return [
+        ("dashboard", "/admin/"),
+        ("order list", "/admin/shop/order/"),
+        ("order list, page 5,000", "/admin/shop/order/?p=5000"),
+        ("orders, successful", "/admin/shop/order/?financial_status__exact=successful"),
+        ("orders, search email", f"/admin/shop/order/?q={email}"),
+        ("orders, search number", f"/admin/shop/order/?q={order_id}"),
+        ("orders, a year", "/admin/shop/order/?ordered_at__year=2025"),
+        ("order change page", f"/admin/shop/order/{order_id}/change/"),
+        ("customer list", "/admin/shop/customer/"),
+        ("customers, search name", f"/admin/shop/customer/?q={name}"),
+        ("quality report", "/admin/shop/store/quality/"),
+    ]
+
+
+def _plans(order_id: int, email: str) -> dict[str, str]:
+    from django.db import connection
+
+    from shop import admin_lists
+    from shop.models import Order
+
+    def explain(sql: str, params=()) -> str:
+        with connection.cursor() as cursor:
+            prefix = "EXPLAIN QUERY PLAN" if connection.vendor == "sqlite" else "EXPLAIN"
+            cursor.execute(f"{prefix} {sql}", params)
+            return "\n".join(str(row[-1]) for row in cursor.fetchall())
+
+    orders = Order.objects.all()
+    qn = connection.ops.quote_name
+    plans = {}
+    for term in (str(order_id), email, "+20 100 000 0001"):
+        sql, params = admin_lists.order_search(orders, term).query.sql_with_params()
+        plans[f"search {term!r}"] = explain(sql, params)
+    column = qn("currency")
+    plans["currencies in use (loose index scan)"] = explain(
+        f"WITH RECURSIVE used (value) AS (SELECT MIN({column}) FROM shop_order UNION ALL "
+        f"SELECT (SELECT MIN({column}) FROM shop_order WHERE {column} > used.value) "
+        f"FROM used WHERE used.value IS NOT NULL) SELECT value FROM used"
+    )
+    last = orders.alive().order_by("-ordered_at").values("ordered_at")[:1]
+    sql, params = last.query.sql_with_params()
+    plans["last order date (date drill-down)"] = explain(sql, params)
+    return plans
+
+
+def measure(repeat: int) -> dict:
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from shop.models import Customer, Order
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    order = Order.objects.order_by("-id").select_related("customer").first()
+    customer = Customer.objects.order_by("id").first()
+    if order is None or customer is None:
+        raise SystemExit("bench.admin: seed the database first (manage.py seed_demo)")
+    rows = []
+    for name, url in _pages(order.pk, order.customer.email, customer.first_name):
+        client.get(url)
+        timings = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+        rows.append(
+            {
+                "page": name,
+                "url": url,
+                "status": response.status_code,
+                "median_ms": statistics.median(timings),
+                "queries": len(queries),
+            }
+        )
+    return {
+        "vendor": connection.vendor,
+        "orders": Order.objects.count(),
+        "repeat": repeat,
+        "pages": rows,
+        "plans": _plans(order.pk, order.customer.email),
+    }
+
+
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def render_markdown(results: list[dict], *, command: str) -> str:
+    """Return the admin section of docs/benchmarks.md."""
+    out = [
+        "## Store admin pages",
+        "",
+        f"Produced by `{command}`. Each page through Django's WSGI handler (test client, a",
+        "superuser), median of the runs after a warm-up; queries counted on one more run.",
+        "Goal: every page under 300 ms at 1,000,000 orders.",
+        "",
+    ]
+    for result in results:
+        out += [
+            f"### {NAMES.get(result['vendor'], result['vendor'])}, "
+            f"{result['orders']:,} orders (median of {result['repeat']})",
+            "",
+            "| page | URL | ms | queries | status |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for row in result["pages"]:
+            out.append(
+                f"| {row['page']} | `{row['url']}` | {row['median_ms']:.0f} | {row['queries']} "
+                f"| {row['status']} |"
+            )
+        out.append("")
+        for title, plan in result["plans"].items():
+            out += [f"{NAMES.get(result['vendor'])}: {title}", "", "```", plan, "```", ""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.admin", description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out", default="-")
+    args = parser.parse_args()
+    result = json.dumps(measure(args.repeat), indent=2)
+    if args.out == "-":
+        print(result)
+    else:
+        with open(args.out, "w") as handle:
+            handle.write(result)
+
+
+if __name__ == "__main__":
+    main()
