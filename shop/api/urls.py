@@ -18,7 +18,6 @@ urlpatterns = [
     path("v1/", include(v1.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("auth/", include("rest_framework.urls")),
     # Anything else under /api/ is a 404 in the API's error shape, not an HTML page.
     re_path(r"^[\s\S]*$", not_found),
 ]
