@@ -1,5 +1,6 @@
 """Pages in the Laravel-resource shape: {"data": [...], "links": {...}, "meta": {...}}."""
 
+import re
 from collections import OrderedDict
 
 from rest_framework.exceptions import ValidationError
@@ -8,13 +9,18 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 
+# ASCII digits only, as the converted.in feed reads them: int() alone would also read
+# "1_0", " 10" and digits of other scripts ("١٠").
+DIGITS = re.compile(r"[0-9]+")
+
+
 def _positive_int(request, name: str, default: int, maximum: int | None = None) -> int:
     value = request.query_params.get(name, "")
     if value == "":
         return default
     try:
-        number = int(value)
-    except ValueError:
+        number = int(value) if DIGITS.fullmatch(value) else None
+    except ValueError:  # more digits than int() reads
         number = None
     if number is None or number < 1 or (maximum is not None and number > maximum):
         bound = f" from 1 to {maximum}" if maximum else " of 1 or more"

@@ -89,6 +89,15 @@ def test_page_size_defaults_to_50_and_allows_250(api):
         ("page=-1", "page"),
         ("page=1.5", "page"),
         ("page=" + "9" * 5000, "page"),
+        ("page=1_0", "page"),
+        ("per_page=1_0", "per_page"),
+        ("page=%D9%A1%D9%A0", "page"),  # Arabic-Indic digits
+        ("per_page=%EF%BC%91", "per_page"),  # a full-width digit
+        ("page=%2B2", "page"),
+        ("page=%202", "page"),
+        ("per_page=10%20", "per_page"),
+        ("per_page=0x10", "per_page"),
+        ("page=2%0A", "page"),
     ],
 )
 def test_page_parameters_out_of_bounds_are_a_400_naming_them(api, query, parameter):
