@@ -6,6 +6,7 @@ parameter; an empty value means no filter. Each filter carries its own OpenAPI s
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import django_filters
 from django import forms
@@ -18,7 +19,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django_countries import countries
 from drf_spectacular.drainage import set_override
 
-from shop.models import Category, Customer, LineItem, Order, Product
+from shop.dashboard import store_zone
+from shop.models import Category, Customer, LineItem, Order, Product, Store
 from shop.validators import currency_codes
 
 MAX_ID = 2**63 - 1
@@ -132,22 +134,49 @@ class IdFilter(DocumentedFilter):
         super().__init__(*args, **kwargs)
 
 
+def start_of_day(day: dt.date, zone: ZoneInfo) -> dt.datetime | None:
+    """The first instant of `day` in `zone`, in UTC; None if it is past what a datetime holds."""
+    try:
+        return dt.datetime.combine(day, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+    except OverflowError:
+        return None
+
+
 class DayFilter(DocumentedFilter):
     """Records whose date-time `field_name` falls on or after (`since`) or on or before a
-    day, in UTC; `subject` says what happened then."""
+    day of the store's time zone; `subject` says what happened then.
+
+    The column is compared with the UTC instants where the store's days begin, not cast to a
+    date: a cast is computed for every row and no index on the column can serve it.
+    """
 
     field_class = forms.DateField
     schema = {"type": "string", "format": "date"}
 
     def __init__(self, field_name: str, *, subject: str, since: bool):
+        self.since = since
         super().__init__(
             field_name=field_name,
-            lookup_expr="date__gte" if since else "date__lte",
             input_formats=["%Y-%m-%d"],
             help_text=(
-                f"{subject} on or {'after' if since else 'before'} this date (UTC), YYYY-MM-DD."
+                f"{subject} on or {'after' if since else 'before'} this day, YYYY-MM-DD, in the "
+                "store's time zone (its days begin at its local midnight, not UTC's)."
             ),
         )
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        zone = store_zone(Store.load())
+        if self.since:
+            start = start_of_day(value, zone)
+            # A day before the first a datetime holds in UTC: every record is on or after it.
+            return qs if start is None else qs.filter(**{f"{self.field_name}__gte": start})
+        try:
+            end = start_of_day(value + dt.timedelta(days=1), zone)
+        except OverflowError:  # the last day a date holds
+            end = None
+        return qs if end is None else qs.filter(**{f"{self.field_name}__lt": end})
 
 
 class DateTimeFilter(DocumentedFilter):

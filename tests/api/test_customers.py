@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from shop.models import Customer
-from tests.api.helpers import ids, iso, money
+from tests.api.helpers import ids, iso, money, store_day
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory
 
 URL = "/api/v1/customers"
@@ -229,8 +229,8 @@ def test_filters_narrow_the_list(api):
         financial_status="successful",
     )
     OrderFactory(customer=cai, financial_status="pending")
-    today = timezone.now().date().isoformat()
-    old_day = old.date().isoformat()
+    today = store_day(timezone.now())
+    old_day = store_day(old)
 
     cases = {
         "query=ANA@example.com": [ana.pk],
