@@ -127,6 +127,9 @@ else:
         }
     }
 
+# A REST API read whose statements run longer than this is stopped and answered 503.
+API_QUERY_TIMEOUT_SECONDS = env.float("API_QUERY_TIMEOUT_SECONDS", default=10)
+
 # The upload limit: larger bodies are refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

@@ -8,7 +8,6 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-
 # ASCII digits only, as the converted.in feed reads them: int() alone would also read
 # "1_0", " 10" and digits of other scripts ("١٠").
 DIGITS = re.compile(r"[0-9]+")
