@@ -27,6 +27,12 @@ def _positive_int(request, name: str, default: int, maximum: int | None = None) 
     return number
 
 
+def _page_records(view, page):
+    """The view's records for a sliced, sorted queryset (the customers add their figures)."""
+    records = getattr(view, "page_records", None)
+    return records(page) if records is not None else page
+
+
 class PageNumberPagination(BasePagination):
     page_query_param = "page"
     page_size_query_param = "per_page"
@@ -42,7 +48,10 @@ class PageNumberPagination(BasePagination):
         self.total = queryset.count()
         offset = (self.page - 1) * self.per_page
         # A page past the end is empty, as in Laravel; the database is not asked for it.
-        rows = list(queryset[offset : offset + self.per_page]) if offset < self.total else []
+        if offset < self.total:
+            rows = list(_page_records(view, queryset[offset : offset + self.per_page]))
+        else:
+            rows = []
         self.offset, self.count = offset, len(rows)
         return rows
 

@@ -311,11 +311,17 @@ class CustomerViewSet(RecordViewSet):
     def get_queryset(self):
         return selectors.customers_for_api()
 
+    def currency(self) -> str | None:
+        """The `currency` the figures are scoped to (list and detail), or None."""
+        field = CodeField(codes=currency_enum, example="EGP", required=False)
+        return query_value(self.request, "currency", field) or None
+
+    def page_records(self, page):
+        """The page's customers with their figures, computed for those rows alone."""
+        return selectors.customers_page_with_stats(page, currency=self.currency())
+
     def detail_queryset(self):
-        currency = None
-        if self.action == "retrieve":
-            field = CodeField(codes=currency_enum, example="EGP", required=False)
-            currency = query_value(self.request, "currency", field) or None
+        currency = self.currency() if self.action == "retrieve" else None
         return selectors.customers_with_stats_for_api(currency=currency)
 
     def perform_create(self, serializer):
