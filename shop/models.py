@@ -174,6 +174,10 @@ class Customer(models.Model):
         indexes = [
             # The dashboard counts live customers by registration date from this index alone.
             models.Index(fields=["deleted_at", "registered_at"], name="customer_alive_registered"),
+            # The REST API's sync pages: WHERE (updated_at, id) > (x, y) ORDER BY updated_at, id.
+            models.Index(fields=["updated_at", "id"], name="customer_updated_id"),
+            # The REST API's created_from / created_to.
+            models.Index(fields=["created_at"], name="customer_created_at"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -225,6 +229,10 @@ class Category(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "categories"
+        indexes = [
+            # The REST API's sync pages: WHERE (updated_at, id) > (x, y) ORDER BY updated_at, id.
+            models.Index(fields=["updated_at", "id"], name="category_updated_id"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(title=""), name="category_title_required"),
             models.CheckConstraint(condition=~Q(parent=F("id")), name="category_not_own_parent"),
@@ -296,6 +304,10 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            # The REST API's sync pages: WHERE (updated_at, id) > (x, y) ORDER BY updated_at, id.
+            models.Index(fields=["updated_at", "id"], name="product_updated_id"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(title=""), name="product_title_required"),
             models.CheckConstraint(condition=Q(price__gte=0), name="product_price_gte_0"),
@@ -365,6 +377,8 @@ class Order(models.Model):
                 name="order_alive_dashboard",
             ),
             models.Index(fields=["deleted_at", "financial_status"], name="order_alive_status"),
+            # The REST API's sync pages: WHERE (updated_at, id) > (x, y) ORDER BY updated_at, id.
+            models.Index(fields=["updated_at", "id"], name="order_updated_id"),
         ]
         constraints = [
             models.CheckConstraint(condition=CURRENCY_SHAPE, name="order_currency_iso"),
