@@ -230,10 +230,15 @@ class OrderingFilter(DocumentedFilter, django_filters.OrderingFilter):
 # Filter sets ----------------------------------------------------------------------------
 
 UPDATED_AFTER = (
-    "Only records updated at or after this ISO 8601 date-time (UTC unless an offset is "
-    "given). With ordering=updated_at, lets a client sync incrementally."
+    "Only records updated (or deleted or restored) at or after this date-time, or this "
+    "day's midnight UTC: RFC 3339, e.g. 2025-05-01T12:00:00Z. Lists deleted records too, "
+    "with their deleted_at, unless is_deleted=false, so a sync learns of deletions. With "
+    "`cursor`, pages are sorted by updated_at then id: the way to sync incrementally."
 )
-IS_DELETED = "true: only soft-deleted records; false or empty: only live ones."
+IS_DELETED = (
+    "true: only soft-deleted records; false: only live ones. Empty: only live ones, except "
+    "with updated_after, which lists both."
+)
 
 
 class SoftDeleteFilterSet(django_filters.FilterSet):
@@ -243,7 +248,8 @@ class SoftDeleteFilterSet(django_filters.FilterSet):
     )
 
     def filter_queryset(self, queryset):
-        if self.form.cleaned_data.get("is_deleted") is None:
+        data = self.form.cleaned_data
+        if data.get("is_deleted") is None and data.get("updated_after") is None:
             queryset = queryset.alive()
         return super().filter_queryset(queryset)
 

@@ -360,3 +360,18 @@ def test_currency_and_has_orders_agree_with_the_figures(api):
             assert ids(api.get(f"{URL}?{scope}")) == with_orders, currency
         else:
             assert ids(api.get(f"{URL}?has_orders=false")) == without
+
+
+def test_updated_after_lists_deleted_customers_so_a_sync_learns_of_deletions(api):
+    mark = iso(timezone.now() - timedelta(minutes=1))
+    kept, gone = CustomerFactory(), CustomerFactory()
+    api.delete(f"{URL}/{gone.pk}")
+
+    listed = api.get(f"{URL}?updated_after={mark}").json()["data"]
+
+    assert [c["id"] for c in listed] == [kept.pk, gone.pk]
+    assert listed[0]["deleted_at"] is None
+    assert listed[1]["deleted_at"] is not None
+    assert ids(api.get(f"{URL}?updated_after={mark}&is_deleted=false")) == [kept.pk]
+    assert ids(api.get(f"{URL}?updated_after={mark}&is_deleted=true")) == [gone.pk]
+    assert ids(api.get(URL)) == [kept.pk]

@@ -20,6 +20,9 @@ LISTS = [
     ("/api/v1/customers?currency=egp&has_orders=true&ordering=-updated_at", None, 3),
     ("/api/v1/orders", make_orders, 4),
     ("/api/v1/orders?currency=EGP&min_total=1&ordering=-total_price", None, 4),
+    # Cursor pages count nothing: the key, the page (+ line items)
+    ("/api/v1/customers?cursor=&updated_after=2000-01-01T00:00:00Z", None, 2),
+    ("/api/v1/orders?cursor=&per_page=250", make_orders, 3),
     ("/api/v1/products", ProductFactory.create_batch, 3),
     ("/api/v1/categories", lambda n: CategoryFactory.create_batch(n, parent=None), 3),
 ]
