@@ -2,7 +2,6 @@
 Laravel's paginator envelope."""
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -10,13 +9,14 @@ from typing import NamedTuple
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from config.digits import is_ascii_digits
+
 from .exceptions import InvalidFields
 
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000
 # Far past any store's last page, small enough that (page - 1) * per_page fits every database.
 MAX_PAGE = 1_000_000_000
-_DIGITS = re.compile(r"^[0-9]+$")
 # Longer digit strings are not parsed (int() of huge strings is slow), just known to be huge.
 _HUGE = 10**30
 
@@ -45,8 +45,8 @@ def positive_int(value, name: str, errors: dict, upper: int | None = None) -> in
         number = None
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, str) and _DIGITS.match(value.strip()):
-        digits = value.strip()
+    elif isinstance(value, str) and is_ascii_digits(value):
+        digits = value
         number = int(digits) if len(digits) <= 30 else _HUGE
     else:
         number = None

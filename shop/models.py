@@ -176,6 +176,10 @@ class Customer(models.Model):
             models.Index(fields=["deleted_at", "registered_at"], name="customer_alive_registered"),
             # The admin lists the currencies in use by a loose scan of this index.
             models.Index(fields=["currency"], name="customer_currency"),
+            # The REST API's sync pages: WHERE (updated_at, id) > (x, y) ORDER BY updated_at, id.
+            models.Index(fields=["updated_at", "id"], name="customer_updated_id"),
+            # The REST API's created_from / created_to.
+            models.Index(fields=["created_at"], name="customer_created_at"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -227,6 +231,10 @@ class Category(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "categories"
+        indexes = [
+            # The REST API's sync pages: WHERE (updated_at, id) > (x, y) ORDER BY updated_at, id.
+            models.Index(fields=["updated_at", "id"], name="category_updated_id"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(title=""), name="category_title_required"),
             models.CheckConstraint(condition=~Q(parent=F("id")), name="category_not_own_parent"),
@@ -287,6 +295,10 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            # The REST API's sync pages: WHERE (updated_at, id) > (x, y) ORDER BY updated_at, id.
+            models.Index(fields=["updated_at", "id"], name="product_updated_id"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(title=""), name="product_title_required"),
             models.CheckConstraint(condition=Q(price__gte=0), name="product_price_gte_0"),
@@ -375,6 +387,8 @@ class Order(models.Model):
             models.Index(fields=["country_code"], name="order_country"),
             # The admin finds an order by its phone in any formatting.
             models.Index(PhoneDigits("phone"), name="order_phone_digits"),
+            # The REST API's sync pages: WHERE (updated_at, id) > (x, y) ORDER BY updated_at, id.
+            models.Index(fields=["updated_at", "id"], name="order_updated_id"),
         ]
         constraints = [
             models.CheckConstraint(condition=CURRENCY_SHAPE, name="order_currency_iso"),

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
+    "shop.api.middleware.NoStoreMiddleware",
     "config.middleware.RefusePlainHttpMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -130,6 +131,9 @@ else:
             "LOCATION": "cache_table",
         }
     }
+
+# A REST API read whose statements run longer than this is stopped and answered 503.
+API_QUERY_TIMEOUT_SECONDS = env.float("API_QUERY_TIMEOUT_SECONDS", default=10)
 
 # The upload limit: larger bodies are refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -36,6 +36,17 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
+class QueryTimeout(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "query_timeout"
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            f"The query took longer than {seconds:g} seconds and was stopped. Narrow the "
+            "filters (a date range, a customer, a status) or ask for fewer records per page."
+        )
+
+
 def _from_django(exc: Exception) -> Exception:
     """Turn the services' and Django's exceptions into DRF's."""
     if isinstance(exc, django_exceptions.ValidationError):

@@ -6,8 +6,24 @@ from shop.models import Category, Customer, LineItem, Order, Product
 
 
 def customers_for_api() -> QuerySet[Customer]:
-    """Every customer, deleted too; the filter set adds order stats and liveness."""
+    """Every customer, deleted too, without figures: the filter set narrows and sorts them,
+    and only the rows of the page asked for get figures (customers_page_with_stats)."""
     return Customer.objects.order_by("id")
+
+
+def customers_page_with_stats(page: QuerySet[Customer], *, currency: str | None = None):
+    """The customers of `page` (a sliced, sorted queryset of customers_for_api), in its
+    order, with order stats (in `currency` if given) computed for those rows alone.
+
+    One statement: the figures' subqueries run for the page's ids only, where a LIMIT over
+    the annotated queryset would have them computed for every row it skips.
+    """
+    ordering = page.query.order_by or ("id",)
+    return (
+        customers_with_stats_for_api(currency=currency)
+        .filter(pk__in=page.values("pk"))
+        .order_by(*ordering)
+    )
 
 
 def customers_with_stats_for_api(*, currency: str | None = None) -> QuerySet[Customer]:

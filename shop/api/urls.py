@@ -20,7 +20,6 @@ urlpatterns = [
     # The split view serves Swagger UI's start-up script as a file: no inline script for the
     # Content-Security-Policy to allow.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("auth/", include("rest_framework.urls")),
     # Anything else under /api/ is a 404 in the API's error shape, not an HTML page.
     re_path(r"^[\s\S]*$", not_found),
 ]

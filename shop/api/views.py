@@ -28,6 +28,7 @@ from shop import services
 
 from . import selectors
 from .authentication import ApiKeyAuthentication
+from .deadline import query_deadline
 from .exceptions import ErrorSerializer, api_exception_handler
 from .filters import (
     MAX_ID,
@@ -65,9 +66,13 @@ ERROR_DESCRIPTIONS = {
     415: "The body is not JSON.",
     429: "Too many requests for this key; retry after `Retry-After` seconds.",
     500: "The server failed.",
+    503: (
+        "A read took longer than the API allows (10 seconds by default) and was stopped: "
+        "narrow the filters. Or the database cannot be reached: retry shortly."
+    ),
 }
-READ_ERRORS = (400, 401, 403, 406, 429, 500)
-WRITE_ERRORS = (400, 401, 403, 406, 409, 413, 415, 429, 500)
+READ_ERRORS = (400, 401, 403, 406, 429, 500, 503)
+WRITE_ERRORS = (400, 401, 403, 406, 409, 413, 415, 429, 500, 503)
 
 
 def errors(*codes: int, detail: bool = False) -> dict:
@@ -249,6 +254,14 @@ class RecordViewSet(viewsets.ModelViewSet):
         output: Any = self.serializer_class
         return Response(output(record, context=context).data, status=status_code)
 
+    def list(self, request, *args, **kwargs):
+        with query_deadline():
+            return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request, *args, **kwargs):
+        with query_deadline():
+            return super().retrieve(request, *args, **kwargs)
+
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -298,11 +311,17 @@ class CustomerViewSet(RecordViewSet):
     def get_queryset(self):
         return selectors.customers_for_api()
 
+    def currency(self) -> str | None:
+        """The `currency` the figures are scoped to (list and detail), or None."""
+        field = CodeField(codes=currency_enum, example="EGP", required=False)
+        return query_value(self.request, "currency", field) or None
+
+    def page_records(self, page):
+        """The page's customers with their figures, computed for those rows alone."""
+        return selectors.customers_page_with_stats(page, currency=self.currency())
+
     def detail_queryset(self):
-        currency = None
-        if self.action == "retrieve":
-            field = CodeField(codes=currency_enum, example="EGP", required=False)
-            currency = query_value(self.request, "currency", field) or None
+        currency = self.currency() if self.action == "retrieve" else None
         return selectors.customers_with_stats_for_api(currency=currency)
 
     def perform_create(self, serializer):

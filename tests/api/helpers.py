@@ -1,4 +1,7 @@
 from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from shop.models import Store
 
 
 def iso(value) -> str | None:
@@ -15,3 +18,8 @@ def money(value) -> float:
 
 def ids(response) -> list[int]:
     return [item["id"] for item in response.json()["data"]]
+
+
+def store_day(value) -> str:
+    """The day a datetime falls on in the store's time zone, as the API's day filters read it."""
+    return value.astimezone(ZoneInfo(Store.load().time_zone)).date().isoformat()

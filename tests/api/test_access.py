@@ -207,6 +207,23 @@ def test_staff_see_the_browsable_api(store, admin_client):
         response = admin_client.get(url, HTTP_ACCEPT="text/html")
         assert response.status_code == 200, url
         assert response["Content-Type"].startswith("text/html")
+        # Staff sign in at the admin's throttled login; the API offers no login of its own.
+        assert "/api/auth/" not in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/api/auth/login/", "/api/auth/logout/"])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_api_has_no_login_door_of_its_own(store, method, path):
+    User.objects.create_user("clerk", password="pw", is_staff=True)
+    response = getattr(APIClient(), method)(path, {"username": "clerk", "password": "pw"})
+    assert response.status_code == 404
+    assert response.json() == {
+        "status": 404,
+        "code": "not_found",
+        "message": "No such endpoint.",
+        "errors": {},
+    }
+    assert "sessionid" not in response.cookies
 
 
 def test_staff_session_writes_need_a_csrf_token(store, admin_user):

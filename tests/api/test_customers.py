@@ -2,10 +2,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from shop.models import Customer
-from tests.api.helpers import ids, iso, money
+from shop.models import Customer, Order
+from tests.api.helpers import ids, iso, money, store_day
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory
 
 URL = "/api/v1/customers"
@@ -230,8 +232,8 @@ def test_filters_narrow_the_list(api):
         financial_status="successful",
     )
     OrderFactory(customer=cai, financial_status="pending")
-    today = timezone.now().date().isoformat()
-    old_day = old.date().isoformat()
+    today = store_day(timezone.now())
+    old_day = store_day(old)
 
     cases = {
         "query=ANA@example.com": [ana.pk],
@@ -308,3 +310,69 @@ def test_incremental_sync_with_updated_after_and_ordering(api):
     changed = api.get(f"{URL}?ordering=updated_at&updated_after={mark}").json()["data"]
     assert [c["id"] for c in changed] == [second.pk, first.pk]
     assert changed[-1]["first_name"] == "Changed"
+
+
+def test_figures_are_computed_for_the_rows_of_the_page_alone(api):
+    for _ in range(5):
+        OrderFactory(items=1, currency="EGP")
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(f"{URL}?per_page=2&page=2&currency=egp&has_orders=true")
+    assert response.status_code == 200
+    assert len(response.json()["data"]) == 2
+    customers = [q["sql"] for q in queries if 'FROM "shop_customer"' in q["sql"]]
+    count, page = customers
+    # The count and the filters test for an order (EXISTS); no figure is summed for them.
+    assert count.startswith("SELECT COUNT(*)")
+    assert "EXISTS" in count
+    assert "SUM(" not in count
+    # The page's ids are found first; the figures are summed for those rows only.
+    outer, _, ids_of_page = page.partition(" IN (SELECT ")
+    assert "SUM(" in outer
+    assert "SUM(" not in ids_of_page
+    assert "LIMIT 2 OFFSET 2" in ids_of_page
+
+
+def test_currency_and_has_orders_agree_with_the_figures(api):
+    # The filters test for an order with EXISTS, the figures count them: the same rule.
+    def customer(*orders):
+        buyer = CustomerFactory(currency="EGP")
+        for currency, status, deleted in orders:
+            order = OrderFactory(customer=buyer, currency=currency, financial_status=status)
+            if deleted:
+                Order.objects.filter(pk=order.pk).update(deleted_at=timezone.now())
+        return buyer
+
+    customer()
+    customer(("EGP", "successful", False))
+    customer(("USD", "successful", False), ("EGP", "pending", False))
+    customer(("EGP", "successful", True), ("USD", "refunded", False))
+    customer(("USD", "successful", False), ("EGP", "successful", False))
+    deleted = customer(("EGP", "successful", False))
+    Customer.objects.filter(pk=deleted.pk).update(deleted_at=timezone.now())
+
+    for currency in (None, "EGP", "USD"):
+        figures = Customer.objects.alive().with_order_stats(currency=currency).order_by("id")
+        scope = f"currency={currency}&" if currency else ""
+        with_orders = [c.pk for c in figures if c.orders_count > 0]
+        without = [c.pk for c in figures if c.orders_count == 0]
+        assert ids(api.get(f"{URL}?{scope}has_orders=true")) == with_orders, currency
+        if currency:
+            # A currency lists only customers with an order in it.
+            assert ids(api.get(f"{URL}?{scope}")) == with_orders, currency
+        else:
+            assert ids(api.get(f"{URL}?has_orders=false")) == without
+
+
+def test_updated_after_lists_deleted_customers_so_a_sync_learns_of_deletions(api):
+    mark = iso(timezone.now() - timedelta(minutes=1))
+    kept, gone = CustomerFactory(), CustomerFactory()
+    api.delete(f"{URL}/{gone.pk}")
+
+    listed = api.get(f"{URL}?updated_after={mark}").json()["data"]
+
+    assert [c["id"] for c in listed] == [kept.pk, gone.pk]
+    assert listed[0]["deleted_at"] is None
+    assert listed[1]["deleted_at"] is not None
+    assert ids(api.get(f"{URL}?updated_after={mark}&is_deleted=false")) == [kept.pk]
+    assert ids(api.get(f"{URL}?updated_after={mark}&is_deleted=true")) == [gone.pk]
+    assert ids(api.get(URL)) == [kept.pk]

@@ -1,11 +1,14 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from shop.api.filters import OrderFilterSet
 from shop.models import LineItem, Order
-from tests.api.helpers import ids, iso, money
+from tests.api.helpers import ids, iso, money, store_day
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory
 
 URL = "/api/v1/orders"
@@ -218,15 +221,15 @@ def test_filters_narrow_the_list(api):
     )
     old = OrderFactory(customer=ana, items=1, ordered_at=now - timedelta(days=30))
     Order.objects.filter(pk=old.pk).update(updated_at=now - timedelta(days=30))
-    today = now.date().isoformat()
+    today = store_day(now)
 
     cases = {
         f"customer={ana.pk}": [cheap.pk, old.pk],
         "financial_status=pending": [dear.pk],
         "currency=usd": [dear.pk],
         "country_code=us": [dear.pk],
-        f"ordered_from={(now - timedelta(days=3)).date().isoformat()}": [cheap.pk, dear.pk],
-        f"ordered_to={(now - timedelta(days=3)).date().isoformat()}": [dear.pk, old.pk],
+        f"ordered_from={store_day(now - timedelta(days=3))}": [cheap.pk, dear.pk],
+        f"ordered_to={store_day(now - timedelta(days=3))}": [dear.pk, old.pk],
         f"ordered_from={today}&ordered_to={today}": [cheap.pk],
         f"updated_after={(now - timedelta(days=1)).date().isoformat()}": [cheap.pk, dear.pk],
         f"product={lamp.pk}": [dear.pk],
@@ -270,3 +273,45 @@ def test_malformed_filter_is_a_400_naming_the_parameter(api, query, parameter):
 def test_total_amounts_are_rendered_in_cents(api):
     order = OrderFactory(items=3, item_price=Decimal("0.10"))
     assert api.get(f"{URL}/{order.pk}").json()["total_price"] == money("0.30")
+
+
+def test_day_filters_read_days_in_the_store_time_zone(api):
+    # Cairo is UTC+2 in January: 21:30 UTC is 23:30 on the 10th there, 22:30 UTC is past
+    # midnight, on the 11th.
+    on_the_10th = OrderFactory(ordered_at=datetime(2025, 1, 10, 21, 30, tzinfo=UTC))
+    on_the_11th = OrderFactory(ordered_at=datetime(2025, 1, 10, 22, 30, tzinfo=UTC))
+    on_the_12th = OrderFactory(ordered_at=datetime(2025, 1, 11, 22, 0, tzinfo=UTC))
+
+    assert ids(api.get(f"{URL}?ordered_from=2025-01-11")) == [on_the_11th.pk, on_the_12th.pk]
+    assert ids(api.get(f"{URL}?ordered_to=2025-01-10")) == [on_the_10th.pk]
+    assert ids(api.get(f"{URL}?ordered_from=2025-01-11&ordered_to=2025-01-11")) == [on_the_11th.pk]
+    assert ids(api.get(f"{URL}?ordered_from=0001-01-01&ordered_to=9999-12-31")) == [
+        on_the_10th.pk,
+        on_the_11th.pk,
+        on_the_12th.pk,
+    ]
+
+
+def test_day_filters_compare_the_indexed_column_with_instants_not_a_cast_date(api):
+    OrderFactory()
+    filters = OrderFilterSet(
+        {"ordered_from": "2025-01-11", "ordered_to": "2025-01-12"}, queryset=Order.objects.all()
+    )
+    lookups = {
+        (lookup.lhs.target.name, lookup.lookup_name): lookup.rhs
+        for lookup in filters.qs.query.where.children
+    }
+    # The column itself against the instants the store's days (Cairo, UTC+2) begin.
+    assert lookups == {
+        ("deleted_at", "isnull"): True,
+        ("ordered_at", "gte"): datetime(2025, 1, 10, 22, tzinfo=UTC),
+        ("ordered_at", "lt"): datetime(2025, 1, 12, 22, tzinfo=UTC),
+    }
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(f"{URL}?ordered_from=2025-01-11&ordered_to=2025-01-12")
+    assert response.status_code == 200
+    for query in queries:
+        assert "django_datetime_cast_date" not in query["sql"]
+        assert "::date" not in query["sql"]
+        assert "AT TIME ZONE" not in query["sql"]

@@ -56,7 +56,7 @@ def test_swagger_ui_is_served_without_any_cdn(client, db):
 def test_every_filter_is_a_documented_parameter_of_its_list(schema):
     for path, view in LISTS.items():
         documented = {p["name"]: p for p in schema["paths"][path]["get"]["parameters"]}
-        expected = {*view.filterset_class.base_filters, "page", "per_page"}
+        expected = {*view.filterset_class.base_filters, "page", "per_page", "cursor"}
         assert set(documented) == expected, path
         for name, parameter in documented.items():
             assert parameter.get("description"), (path, name)
