@@ -61,7 +61,12 @@ ERROR_DESCRIPTIONS = {
     403: "The key lacks the scope, or the staff member the permission.",
     404: "No such record (or it is soft-deleted).",
     406: "The Accept header asks for a format the API cannot give.",
-    409: "The write conflicts with a concurrent one.",
+    409: (
+        "The request is well-formed but the store's data refuses it: a duplicate email or "
+        "handle, a missing or deleted record it names, a date in the future, discounts "
+        "above the order's total, a category inside itself; `errors` names the fields. Or "
+        "it conflicts with a concurrent write."
+    ),
     413: "The request body is too large.",
     415: "The body is not JSON.",
     429: "Too many requests for this key; retry after `Retry-After` seconds.",

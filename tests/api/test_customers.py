@@ -101,19 +101,24 @@ def test_customer_create_uses_the_store_currency_by_default(api):
 
 
 @pytest.mark.parametrize("email", ["taken@example.com", "TAKEN@example.com", "Taken@Example.COM"])
-def test_duplicate_email_in_any_case_is_a_400_on_email(api, email):
+def test_duplicate_email_in_any_case_is_a_409_on_email(api, email):
     CustomerFactory(email="taken@example.com")
     response = api.post(URL, {"email": email, "first_name": "A", "last_name": "B"}, format="json")
-    assert response.status_code == 400
-    assert list(response.json()["errors"]) == ["email"]
+    assert response.status_code == 409
+    assert response.json() == {
+        "status": 409,
+        "code": "conflict",
+        "message": "The request conflicts with the current state of the data.",
+        "errors": {"email": ["A customer with this email already exists."]},
+    }
     assert Customer.objects.count() == 1
 
 
-def test_changing_email_to_another_customers_in_other_case_is_a_400(api):
+def test_changing_email_to_another_customers_in_other_case_is_a_409(api):
     CustomerFactory(email="one@example.com")
     other = CustomerFactory(email="two@example.com")
     response = api.patch(f"{URL}/{other.pk}", {"email": "ONE@example.com"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert list(response.json()["errors"]) == ["email"]
 
 

@@ -146,7 +146,7 @@ def test_a_failing_write_rolls_back_the_order_and_its_line_items(api):
         },
         format="json",
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert list(response.json()["errors"]) == ["total_discounts"]
     assert not Order.objects.exists()
     assert not LineItem.objects.exists()
