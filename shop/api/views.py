@@ -39,6 +39,7 @@ from .filters import (
     ProductFilterSet,
     StrictBooleanField,
     currency_enum,
+    either_case,
 )
 from .pagination import PageNumberPagination
 from .parsers import LimitedJSONParser
@@ -95,8 +96,8 @@ INCLUDE_DELETED = OpenApiParameter(
 CUSTOMER_CURRENCY = OpenApiParameter(
     "currency",
     OpenApiTypes.STR,
-    enum=currency_enum(),
-    description="ISO 4217 code, in any letter case: scopes the order stats to that currency.",
+    enum=either_case(currency_enum()),
+    description="ISO 4217 code, EGP or egp: scopes the order stats to that currency.",
 )
 
 
