@@ -37,7 +37,6 @@ from .filters import (
     CustomerFilterSet,
     OrderFilterSet,
     ProductFilterSet,
-    StrictBooleanField,
     currency_enum,
     either_case,
 )
@@ -60,7 +59,10 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input or query parameter; `errors` names each one.",
     401: "No API key or session, or an invalid, expired or revoked key.",
     403: "The key lacks the scope, or the staff member the permission.",
-    404: "No such record (or it is soft-deleted).",
+    404: (
+        "No such record, or it is soft-deleted: list it with is_deleted=true, restore it "
+        "with POST .../restore."
+    ),
     406: "The Accept header asks for a format the API cannot give.",
     409: (
         "The request is well-formed but the store's data refuses it: a duplicate email or "
@@ -88,11 +90,6 @@ def errors(*codes: int, detail: bool = False) -> dict:
     }
 
 
-INCLUDE_DELETED = OpenApiParameter(
-    "include_deleted",
-    OpenApiTypes.BOOL,
-    description="true: find the record even if it is soft-deleted.",
-)
 CUSTOMER_CURRENCY = OpenApiParameter(
     "currency",
     OpenApiTypes.STR,
@@ -118,7 +115,7 @@ def operations(resource: str, noun: str, output, input_, *, scope: str = "", ret
     record_id = OpenApiParameter(
         "id", OpenApiTypes.INT, OpenApiParameter.PATH, description=f"The {noun}'s id."
     )
-    detail = [record_id, INCLUDE_DELETED]
+    detail = [record_id]
 
     def operation(name: str, summary: str, description: str, **kwargs):
         return extend_schema(
@@ -239,10 +236,9 @@ class RecordViewSet(viewsets.ModelViewSet):
         return record
 
     def get_object(self):
-        include_deleted = self.action == "restore" or query_value(
-            self.request, "include_deleted", StrictBooleanField()
-        )
-        return self.find(self.record_id(), include_deleted=bool(include_deleted))
+        # A deleted record is gone from its own routes (404) but for restore: lists show it
+        # with is_deleted=true, and with updated_after for a sync.
+        return self.find(self.record_id(), include_deleted=self.action == "restore")
 
     @contextmanager
     def locked(self):
