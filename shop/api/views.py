@@ -67,7 +67,8 @@ ERROR_DESCRIPTIONS = {
     409: (
         "The request is well-formed but the store's data refuses it: a duplicate email or "
         "handle, a missing or deleted record it names, a date in the future, discounts "
-        "above the order's total, a category inside itself; `errors` names the fields. Or "
+        "above the order's total, a category inside itself, deleting a customer with live "
+        "orders or restoring an order of a deleted customer; `errors` names the fields. Or "
         "it conflicts with a concurrent write."
     ),
     413: "The request body is too large.",
@@ -164,7 +165,7 @@ def operations(resource: str, noun: str, output, input_, *, scope: str = "", ret
             f"Delete a {noun} (soft)",
             f"Hide the {noun}; restore brings it back. {write}",
             parameters=detail,
-            responses={204: None, **errors(*READ_ERRORS, detail=True)},
+            responses={204: None, **errors(*READ_ERRORS, 409, detail=True)},
         ),
         "restore": operation(
             "restore",
@@ -172,7 +173,7 @@ def operations(resource: str, noun: str, output, input_, *, scope: str = "", ret
             write,
             parameters=[record_id],
             request=None,
-            responses={200: output, **errors(*READ_ERRORS, detail=True)},
+            responses={200: output, **errors(*READ_ERRORS, 409, detail=True)},
         ),
     }
 

@@ -382,3 +382,11 @@ def test_updated_after_lists_deleted_customers_so_a_sync_learns_of_deletions(api
     assert ids(api.get(f"{URL}?updated_after={mark}&is_deleted=false")) == [kept.pk]
     assert ids(api.get(f"{URL}?updated_after={mark}&is_deleted=true")) == [gone.pk]
     assert ids(api.get(URL)) == [kept.pk]
+
+
+def test_deleting_a_customer_with_live_orders_is_a_409_naming_them(api):
+    order = OrderFactory()
+    response = api.delete(f"{URL}/{order.customer_id}")
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+    assert list(response.json()["errors"]) == ["orders"]
