@@ -3,7 +3,8 @@
 DRF's fields coerce (123 to "123", 1 to True, "12" to 12) and trim before they check. These
 refuse any JSON type but the schema's and check the value as sent against the schema's
 pattern and maxLength, so a request the schema allows is accepted and one it forbids is
-refused (tests/api/test_fuzzing.py runs schemathesis' checks of both).
+refused (tests/api/test_schema_contract.py tries each constraint; test_fuzzing.py runs
+schemathesis' checks of both).
 
 Patterns are written once, for both readers: ECMA-262 (the schema's) and Python's `re`
 (run with fullmatch, so `$` never matches before a trailing newline). They spell out
