@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import api
 from .databases import ROOT, SETTINGS, WORK, PostgresServer, postgres_bin, sqlite_database
 from .report import render_markdown, render_tables
 
@@ -62,9 +63,13 @@ def main() -> None:
         default=str(ROOT / "docs" / "benchmarks.md"),
         help="where to write the Markdown report ('-' for none)",
     )
+    api.add_arguments(parser)
     args = parser.parse_args()
     customers = args.customers or max(1, args.orders // 5)
     wanted = [name.strip() for name in args.databases.split(",") if name.strip()]
+    if args.api_only:
+        api.run(args, customers=customers, wanted=wanted)
+        return
     results = []
     started = time.perf_counter()
     if "sqlite" in wanted:
@@ -102,6 +107,8 @@ def main() -> None:
             render_markdown(results, command=command.strip(), seconds=time.perf_counter() - started)
         )
         print(f"\nWrote {args.output}")
+    if args.api:
+        api.run(args, customers=customers, wanted=wanted)
 
 
 if __name__ == "__main__":

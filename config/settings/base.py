@@ -173,6 +173,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "shop.api.schema.forbid_unknown_request_fields",
+        "shop.api.schema.document_query_conventions",
     ],
 }
 

@@ -25,9 +25,30 @@ logger = logging.getLogger("shop.api")
 
 
 class Conflict(exceptions.APIException):
+    """409: a request the schema allows that the store's data refuses (a duplicate email or
+    handle, a missing or deleted record it names, a date in the future, discounts above the
+    order's total) or a concurrent write; with the fields at fault, if any."""
+
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the data."
     default_code = "conflict"
+
+    def __init__(self, errors=None):
+        super().__init__()
+        self.errors = errors or {}
+
+
+# Codes of the serializers' own checks against stored data; any other is the body breaking
+# its schema (400).
+STORED_DATA_CODES = {"does_not_exist", "unique"}
+
+
+def _codes(value) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*(_codes(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_codes(v) for v in value)) if value else set()
+    return {str(value)}
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -50,14 +71,22 @@ class QueryTimeout(exceptions.APIException):
 def _from_django(exc: Exception) -> Exception:
     """Turn the services' and Django's exceptions into DRF's."""
     if isinstance(exc, django_exceptions.ValidationError):
-        # The services name the field of a unique constraint a concurrent write won; any
-        # other write the database refused is a conflict with that write.
+        # The input serializers have checked everything the schema says; what the services
+        # refuse beyond that is the store's data refusing the request (a duplicate, a
+        # deleted record, a date in the future): a 409 naming the fields. A write the
+        # database refused without naming a field is a conflict with a concurrent write.
         if not hasattr(exc, "error_dict") and isinstance(exc.__cause__, IntegrityError):
             return Conflict()
         errors = as_serializer_error(exc)
         if NON_FIELD_ERRORS in errors:
             errors[api_settings.NON_FIELD_ERRORS_KEY] = errors.pop(NON_FIELD_ERRORS)
-        return exceptions.ValidationError(detail=errors)
+        return Conflict(errors)
+    if (
+        isinstance(exc, exceptions.ValidationError)
+        and isinstance(exc.detail, dict)
+        and _codes(exc.get_codes()) <= STORED_DATA_CODES
+    ):
+        return Conflict(as_serializer_error(exc))
     if isinstance(exc, IntegrityError):
         return Conflict()
     if isinstance(exc, django_exceptions.RequestDataTooBig):
@@ -93,6 +122,7 @@ def api_exception_handler(exc, context):
             response.status_code,
             codes if isinstance(codes, str) else "error",
             str(getattr(exc, "detail", exc)),
+            getattr(exc, "errors", None),
         )
     return response
 
@@ -116,7 +146,7 @@ class ErrorSerializer(serializers.Serializer):
     # A field named as the body's key; this serializer only describes the schema.
     errors = serializers.DictField(  # type: ignore[assignment]
         help_text=(
-            "For 400: each field or query parameter at fault, with its problems "
+            "For 400 and 409: each field or query parameter at fault, with its problems "
             "(nested for line items). Empty otherwise."
         )
     )

@@ -15,13 +15,14 @@ from django.core.validators import validate_email
 from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django_countries import countries
 from drf_spectacular.drainage import set_override
 
 from shop.dashboard import store_zone
 from shop.models import Category, Customer, LineItem, Order, Product, Store
 from shop.validators import currency_codes
+
+from .fields import DATE, in_year_zero, parse_date, parse_date_time
 
 MAX_ID = 2**63 - 1
 
@@ -36,9 +37,15 @@ def country_enum() -> list[str]:
 
 # Fields ---------------------------------------------------------------------------------
 
+# Bounds of a date-time filter before or after every record; a date before every record.
+EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
+BEFORE_ALL = "before all"
+AMOUNT = r"[0-9]{1,12}(\.[0-9]{1,2})?"
+
 
 class StrictBooleanField(forms.Field):
-    TRUE, FALSE = {"true", "1"}, {"false", "0"}
+    """true or false, as the schema's boolean is written in a query string."""
 
     def __init__(self, *, required=False, **kwargs):
         super().__init__(required=required, **kwargs)
@@ -46,51 +53,88 @@ class StrictBooleanField(forms.Field):
     def to_python(self, value):
         if value in (None, ""):
             return None
-        text = str(value).strip().lower()
-        if text in self.TRUE:
-            return True
-        if text in self.FALSE:
-            return False
+        if value in ("true", "false"):
+            return value == "true"
         raise ValidationError("Enter true or false.", code="invalid")
 
 
+class DigitsField(forms.IntegerField):
+    """A whole number in ASCII digits: not " 7", "7.0", "+7" or "٧"."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not re.fullmatch(r"[0-9]+", str(value)) or len(str(value)) > 30:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return int(value)
+
+
+class AmountField(forms.DecimalField):
+    """An amount in ASCII digits with up to two decimals: not "1e3", " 5" or "٥"."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not re.fullmatch(AMOUNT, str(value)):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class UtcDateTimeField(forms.Field):
-    """An ISO 8601 date-time (or date, meaning its midnight); without an offset, UTC."""
+    """An RFC 3339 date-time, or a date meaning its midnight UTC."""
 
     def to_python(self, value):
         if value in (None, ""):
             return None
-        text = str(value).strip()
-        if "T" in text:
-            # An unencoded "+" in a query string arrives as a space.
-            text = re.sub(r" (\d{2}(:?\d{2})?)$", r"+\1", text)
-        try:
-            parsed = parse_datetime(text)
-            if parsed is None and (day := parse_date(text)) is not None:
-                parsed = dt.datetime.combine(day, dt.time())
-        except ValueError:
-            parsed = None
+        text = str(value)
+        # An unencoded "+" in a query string arrives as a space.
+        text = re.sub(r"(T[0-9:.]+) ([0-9]{2}:[0-9]{2})$", r"\1+\2", text, flags=re.IGNORECASE)
+        parsed = parse_date_time(text)
+        if parsed is None and (day := parse_date(text)) is not None:
+            parsed = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        if parsed is None and (in_year_zero(text) or in_year_zero(text, DATE)):
+            return EARLIEST
         if parsed is None:
             raise ValidationError(
-                "Enter an ISO 8601 date-time, e.g. 2025-05-01T12:00:00Z.", code="invalid"
+                "Enter an RFC 3339 date-time, e.g. 2025-05-01T12:00:00Z, or a date.",
+                code="invalid",
             )
-        if timezone.is_naive(parsed):
-            parsed = parsed.replace(tzinfo=dt.UTC)
         try:
             return parsed.astimezone(dt.UTC)
         except OverflowError:
-            raise ValidationError("The date-time is out of range.", code="invalid") from None
+            # Past the range a datetime holds in UTC: before or after every record.
+            return EARLIEST if parsed.utcoffset() > dt.timedelta(0) else LATEST
+
+
+class DayField(forms.Field):
+    """A date, YYYY-MM-DD; one of year 0, which no date holds, is BEFORE_ALL."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        day = parse_date(str(value))
+        if day is None and in_year_zero(str(value), DATE):
+            return BEFORE_ALL
+        if day is None:
+            raise ValidationError("Enter a date, YYYY-MM-DD.", code="invalid")
+        return day
+
+
+def either_case(codes: list[str]) -> list[str]:
+    """Each code in capitals, then each in small letters: what a code parameter accepts."""
+    return [*codes, *(code.lower() for code in codes)]
 
 
 class CodeField(forms.CharField):
-    """A code from a fixed list, matched without regard to letter case."""
+    """A code from a fixed list, in capitals or in small letters (EGP or egp)."""
 
     def __init__(self, *, codes, example, **kwargs):
         self.codes, self.example = codes, example
-        super().__init__(**kwargs)
+        super().__init__(strip=False, **kwargs)
 
     def to_python(self, value):
-        return super().to_python(value).upper()
+        value = super().to_python(value)
+        return value.upper() if value.islower() else value
 
     def validate(self, value):
         super().validate(value)
@@ -125,7 +169,7 @@ class BooleanFilter(DocumentedFilter):
 
 
 class IdFilter(DocumentedFilter):
-    field_class = forms.IntegerField
+    field_class = DigitsField
     schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
     def __init__(self, *args, **kwargs):
@@ -150,14 +194,13 @@ class DayFilter(DocumentedFilter):
     date: a cast is computed for every row and no index on the column can serve it.
     """
 
-    field_class = forms.DateField
+    field_class = DayField
     schema = {"type": "string", "format": "date"}
 
     def __init__(self, field_name: str, *, subject: str, since: bool):
         self.since = since
         super().__init__(
             field_name=field_name,
-            input_formats=["%Y-%m-%d"],
             help_text=(
                 f"{subject} on or {'after' if since else 'before'} this day, YYYY-MM-DD, in the "
                 "store's time zone (its days begin at its local midnight, not UTC's)."
@@ -167,13 +210,16 @@ class DayFilter(DocumentedFilter):
     def filter(self, qs, value):
         if value in (None, ""):
             return qs
+        if value == BEFORE_ALL:
+            return qs if self.since else qs.none()
+        day = value
         zone = store_zone(Store.load())
         if self.since:
-            start = start_of_day(value, zone)
+            start = start_of_day(day, zone)
             # A day before the first a datetime holds in UTC: every record is on or after it.
             return qs if start is None else qs.filter(**{f"{self.field_name}__gte": start})
         try:
-            end = start_of_day(value + dt.timedelta(days=1), zone)
+            end = start_of_day(day + dt.timedelta(days=1), zone)
         except OverflowError:  # the last day a date holds
             end = None
         return qs if end is None else qs.filter(**{f"{self.field_name}__lt": end})
@@ -181,12 +227,14 @@ class DayFilter(DocumentedFilter):
 
 class DateTimeFilter(DocumentedFilter):
     field_class = UtcDateTimeField
-    schema = {"type": "string", "format": "date-time"}
+    schema = {
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]
+    }
 
 
 class AmountFilter(DocumentedFilter):
-    field_class = forms.DecimalField
-    schema = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "example": "99.50"}
+    field_class = AmountField
+    schema = {"type": "string", "pattern": f"^{AMOUNT}$", "example": "99.50"}
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("max_digits", 14)
@@ -205,7 +253,7 @@ class CodeFilter(DocumentedFilter):
     field_class = CodeField
 
     def __init__(self, *args, codes, example, **kwargs):
-        self.schema = {"type": "string", "enum": codes()}
+        self.schema = {"type": "string", "enum": either_case(codes())}
         super().__init__(*args, codes=codes, example=example, **kwargs)
 
 
@@ -296,9 +344,9 @@ class CustomerFilterSet(SoftDeleteFilterSet):
         codes=currency_enum,
         example="EGP",
         help_text=(
-            "ISO 4217 code, in any letter case (e.g. egp). Scopes orders_count, total_spent, "
-            "first_order_at and last_order_at to orders in this currency, and lists only "
-            "customers with at least one successful order in it."
+            "ISO 4217 code, in capitals or small letters (EGP or egp). Scopes orders_count, "
+            "total_spent, first_order_at and last_order_at to orders in this currency, and "
+            "lists only customers with at least one successful order in it."
         ),
     )
     has_orders = BooleanFilter(
@@ -345,12 +393,12 @@ class OrderFilterSet(SoftDeleteFilterSet):
     customer = IdFilter(field_name="customer_id", help_text="The customer's id.")
     financial_status = ChoiceFilter(choices=Order.Status.choices, help_text="Payment status.")
     currency = CodeFilter(
-        codes=currency_enum, example="EGP", help_text="ISO 4217 code, in any letter case."
+        codes=currency_enum, example="EGP", help_text="ISO 4217 code, EGP or egp."
     )
     country_code = CodeFilter(
         codes=country_enum,
         example="EG",
-        help_text="ISO 3166-1 alpha-2 country code, in any letter case.",
+        help_text="ISO 3166-1 alpha-2 country code, EG or eg.",
     )
     ordered_from = DayFilter("ordered_at", subject="Ordered", since=True)
     ordered_to = DayFilter("ordered_at", subject="Ordered", since=False)

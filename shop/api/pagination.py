@@ -149,10 +149,11 @@ class PageNumberPagination(BasePagination):
         self.per_page = _positive_int(
             request, self.page_size_query_param, self.page_size, self.max_page_size
         )
+        # A page number is checked with a cursor too, though the cursor decides the page.
+        self.page = _positive_int(request, self.page_query_param, 1)
         self.cursor_mode = self.cursor_query_param in request.query_params
         if self.cursor_mode:
             return self._cursor_page(queryset, request, view)
-        self.page = _positive_int(request, self.page_query_param, 1)
         self.total = queryset.count()
         offset = (self.page - 1) * self.per_page
         # A page past the end is empty, as in Laravel; the database is not asked for it.

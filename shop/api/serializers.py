@@ -7,16 +7,45 @@ in `shop.services`, which fill defaults and decide the rest.
 
 from collections.abc import Mapping
 
+from django.core.validators import RegexValidator
+from django.db import models
 from rest_framework import serializers
 
 from shop import services
 from shop.models import MONEY, Category, Customer, LineItem, Order, Product
+
+from .fields import (
+    NON_BLANK_TEXT,
+    TEXT,
+    DateTimeField,
+    MoneyField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictEmailField,
+    StrictIntegerField,
+    StrictSlugField,
+    StrictURLField,
+    regex_pattern,
+)
+from .filters import MAX_ID
 
 TIMESTAMPS = ("created_at", "updated_at", "deleted_at")
 
 
 class LiveRecordField(serializers.PrimaryKeyRelatedField):
     """The id of a record that is not soft-deleted."""
+
+    def run_validation(self, data=serializers.empty):
+        # DRF reads a blank string as null; the schema does not.
+        if data == "":
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().run_validation(data)
+
+    def to_internal_value(self, data):
+        # DRF parses with pk_field but skips its validators (the bounds).
+        if self.pk_field is not None:
+            self.pk_field.run_validation(data)
+        return super().to_internal_value(data)
 
     def get_queryset(self):
         return super().get_queryset().alive()
@@ -25,11 +54,54 @@ class LiveRecordField(serializers.PrimaryKeyRelatedField):
 class InputSerializer(serializers.ModelSerializer):
     """Refuse fields a client may not set (400 naming each) instead of ignoring them."""
 
-    # Meta.fields are the fields a client may set, parsed as the model defines them; a field
-    # of Meta.output (the output serializer) is refused as read-only, any other as unknown.
+    # Meta.fields are the fields a client may set, parsed as the model defines them, with the
+    # strict fields of .fields (exactly what the schema says); a field of Meta.output (the
+    # output serializer) is refused as read-only, any other as unknown.
     serializer_related_field = LiveRecordField
 
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if issubclass(field_class, serializers.ChoiceField):
+            return field_class, kwargs
+        for model_class, strict in (
+            (models.EmailField, StrictEmailField),
+            (models.URLField, StrictURLField),
+            (models.SlugField, StrictSlugField),
+            (models.BooleanField, StrictBooleanField),
+            (models.DecimalField, MoneyField),
+            (models.DateTimeField, DateTimeField),
+            (models.IntegerField, StrictIntegerField),
+        ):
+            if isinstance(model_field, model_class):
+                return strict, kwargs
+        if isinstance(model_field, models.CharField | models.TextField):
+            regexes = [v for v in kwargs.get("validators", []) if isinstance(v, RegexValidator)]
+            if regexes:
+                # A format of its own (a phone, a locale): checked as sent, not trimmed.
+                (validator,) = regexes
+                pattern = regex_pattern(validator)
+                return StrictCharField, {**kwargs, "pattern": pattern, "trim_whitespace": False}
+            pattern = TEXT if kwargs.get("allow_blank") else NON_BLANK_TEXT
+            return StrictCharField, {**kwargs, "pattern": pattern}
+        return field_class, kwargs
+
+    def build_relational_field(self, field_name, relation_info):
+        field_class, kwargs = super().build_relational_field(field_name, relation_info)
+        kwargs["pk_field"] = StrictIntegerField(min_value=1, max_value=MAX_ID)
+        return field_class, kwargs
+
     def to_internal_value(self, data):
+        if isinstance(data, Mapping) and self.parent is not None and self.root.partial:
+            # A nested record (a line item) is written whole, also in a PATCH of its parent:
+            # DRF would skip its missing required fields.
+            missing = [n for n, f in self.fields.items() if f.required and n not in data]
+            if missing:
+                raise serializers.ValidationError(
+                    {
+                        name: [serializers.Field.default_error_messages["required"]]
+                        for name in missing
+                    }
+                )
         if isinstance(data, Mapping):
             extra = [name for name in data if name not in self.fields]
             if extra:
@@ -50,7 +122,13 @@ class InputSerializer(serializers.ModelSerializer):
 # Customers ------------------------------------------------------------------------------
 
 
+# Stored emails and handles are what Django's validators accept, more than the API's input
+# schema (non-ASCII email domains, IP literals): the output schema says only that they are text.
+STORED_EMAIL = "An email address."
+
+
 class CustomerSerializer(serializers.ModelSerializer):
+    email = serializers.CharField(read_only=True, help_text=STORED_EMAIL)
     orders_count = serializers.IntegerField(
         read_only=True, help_text="Live successful orders (in `currency` if given)."
     )
@@ -100,6 +178,7 @@ class LineItemSerializer(serializers.ModelSerializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
+    contact_email = serializers.CharField(read_only=True, help_text=STORED_EMAIL)
     line_items = LineItemSerializer(many=True, read_only=True)
 
     class Meta:
@@ -130,6 +209,8 @@ class OrderInputSerializer(InputSerializer):
     # many=True hands max_length to the ListSerializer, which the stubs do not follow.
     line_items = LineItemInputSerializer(  # type: ignore[call-arg]
         many=True,
+        allow_empty=False,
+        min_length=1,
         max_length=500,
         help_text="The order's line items (one at least); on update, they replace the old ones.",
     )
@@ -151,6 +232,7 @@ class OrderInputSerializer(InputSerializer):
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    handle = serializers.CharField(read_only=True, help_text="Letters, numbers, _ and -.")
     # Blank when not set, so not always a URI.
     image_url = serializers.CharField(read_only=True, help_text="Image URL, or empty.")
     url = serializers.CharField(read_only=True, help_text="Product page URL, or empty.")
@@ -170,6 +252,8 @@ class ProductInputSerializer(InputSerializer):
 
 
 class CategorySerializer(serializers.ModelSerializer):
+    handle = serializers.CharField(read_only=True, help_text="Letters, numbers, _ and -.")
+
     class Meta:
         model = Category
         fields = ["id", *services.CATEGORY_FIELDS, *TIMESTAMPS]

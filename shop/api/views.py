@@ -37,8 +37,8 @@ from .filters import (
     CustomerFilterSet,
     OrderFilterSet,
     ProductFilterSet,
-    StrictBooleanField,
     currency_enum,
+    either_case,
 )
 from .pagination import PageNumberPagination
 from .parsers import LimitedJSONParser
@@ -59,9 +59,18 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input or query parameter; `errors` names each one.",
     401: "No API key or session, or an invalid, expired or revoked key.",
     403: "The key lacks the scope, or the staff member the permission.",
-    404: "No such record (or it is soft-deleted).",
+    404: (
+        "No such record, or it is soft-deleted: list it with is_deleted=true, restore it "
+        "with POST .../restore."
+    ),
     406: "The Accept header asks for a format the API cannot give.",
-    409: "The write conflicts with a concurrent one.",
+    409: (
+        "The request is well-formed but the store's data refuses it: a duplicate email or "
+        "handle, a missing or deleted record it names, a date in the future, discounts "
+        "above the order's total, a category inside itself, deleting a customer with live "
+        "orders or restoring an order of a deleted customer; `errors` names the fields. Or "
+        "it conflicts with a concurrent write."
+    ),
     413: "The request body is too large.",
     415: "The body is not JSON.",
     429: "Too many requests for this key; retry after `Retry-After` seconds.",
@@ -82,16 +91,11 @@ def errors(*codes: int, detail: bool = False) -> dict:
     }
 
 
-INCLUDE_DELETED = OpenApiParameter(
-    "include_deleted",
-    OpenApiTypes.BOOL,
-    description="true: find the record even if it is soft-deleted.",
-)
 CUSTOMER_CURRENCY = OpenApiParameter(
     "currency",
     OpenApiTypes.STR,
-    enum=currency_enum(),
-    description="ISO 4217 code, in any letter case: scopes the order stats to that currency.",
+    enum=either_case(currency_enum()),
+    description="ISO 4217 code, EGP or egp: scopes the order stats to that currency.",
 )
 
 
@@ -112,7 +116,7 @@ def operations(resource: str, noun: str, output, input_, *, scope: str = "", ret
     record_id = OpenApiParameter(
         "id", OpenApiTypes.INT, OpenApiParameter.PATH, description=f"The {noun}'s id."
     )
-    detail = [record_id, INCLUDE_DELETED]
+    detail = [record_id]
 
     def operation(name: str, summary: str, description: str, **kwargs):
         return extend_schema(
@@ -161,7 +165,7 @@ def operations(resource: str, noun: str, output, input_, *, scope: str = "", ret
             f"Delete a {noun} (soft)",
             f"Hide the {noun}; restore brings it back. {write}",
             parameters=detail,
-            responses={204: None, **errors(*READ_ERRORS, detail=True)},
+            responses={204: None, **errors(*READ_ERRORS, 409, detail=True)},
         ),
         "restore": operation(
             "restore",
@@ -169,7 +173,7 @@ def operations(resource: str, noun: str, output, input_, *, scope: str = "", ret
             write,
             parameters=[record_id],
             request=None,
-            responses={200: output, **errors(*READ_ERRORS, detail=True)},
+            responses={200: output, **errors(*READ_ERRORS, 409, detail=True)},
         ),
     }
 
@@ -233,10 +237,9 @@ class RecordViewSet(viewsets.ModelViewSet):
         return record
 
     def get_object(self):
-        include_deleted = self.action == "restore" or query_value(
-            self.request, "include_deleted", StrictBooleanField()
-        )
-        return self.find(self.record_id(), include_deleted=bool(include_deleted))
+        # A deleted record is gone from its own routes (404) but for restore: lists show it
+        # with is_deleted=true, and with updated_after for a sync.
+        return self.find(self.record_id(), include_deleted=self.action == "restore")
 
     @contextmanager
     def locked(self):

@@ -101,19 +101,24 @@ def test_customer_create_uses_the_store_currency_by_default(api):
 
 
 @pytest.mark.parametrize("email", ["taken@example.com", "TAKEN@example.com", "Taken@Example.COM"])
-def test_duplicate_email_in_any_case_is_a_400_on_email(api, email):
+def test_duplicate_email_in_any_case_is_a_409_on_email(api, email):
     CustomerFactory(email="taken@example.com")
     response = api.post(URL, {"email": email, "first_name": "A", "last_name": "B"}, format="json")
-    assert response.status_code == 400
-    assert list(response.json()["errors"]) == ["email"]
+    assert response.status_code == 409
+    assert response.json() == {
+        "status": 409,
+        "code": "conflict",
+        "message": "The request conflicts with the current state of the data.",
+        "errors": {"email": ["A customer with this email already exists."]},
+    }
     assert Customer.objects.count() == 1
 
 
-def test_changing_email_to_another_customers_in_other_case_is_a_400(api):
+def test_changing_email_to_another_customers_in_other_case_is_a_409(api):
     CustomerFactory(email="one@example.com")
     other = CustomerFactory(email="two@example.com")
     response = api.patch(f"{URL}/{other.pk}", {"email": "ONE@example.com"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert list(response.json()["errors"]) == ["email"]
 
 
@@ -165,10 +170,11 @@ def test_soft_delete_hides_then_restore_gives_back_identical_data(api):
     assert api.delete(f"{URL}/{customer.pk}").status_code == 204
     assert api.get(f"{URL}/{customer.pk}").status_code == 404
     assert customer.pk not in ids(api.get(URL))
-    deleted = api.get(f"{URL}/{customer.pk}?include_deleted=true")
-    assert deleted.status_code == 200
-    assert deleted.json()["deleted_at"] is not None
-    assert ids(api.get(f"{URL}?is_deleted=true")) == [customer.pk]
+    # Gone from its own routes, a deleted record is listed with is_deleted=true.
+    assert api.patch(f"{URL}/{customer.pk}", {"first_name": "X"}, format="json").status_code == 404
+    (deleted,) = api.get(f"{URL}?is_deleted=true").json()["data"]
+    assert deleted["id"] == customer.pk
+    assert deleted["deleted_at"] is not None
 
     restored = api.post(f"{URL}/{customer.pk}/restore")
     after = api.get(f"{URL}/{customer.pk}").json()
@@ -290,7 +296,7 @@ def test_malformed_filter_is_a_400_naming_the_parameter(api, query, parameter):
 
 @pytest.mark.parametrize(
     ("query", "parameter"),
-    [("include_deleted=sometimes", "include_deleted"), ("currency=xx", "currency")],
+    [("currency=xx", "currency"), ("currency=%00", "currency")],
 )
 def test_malformed_detail_parameter_is_a_400_naming_it(api, query, parameter):
     customer = CustomerFactory()
@@ -376,3 +382,11 @@ def test_updated_after_lists_deleted_customers_so_a_sync_learns_of_deletions(api
     assert ids(api.get(f"{URL}?updated_after={mark}&is_deleted=false")) == [kept.pk]
     assert ids(api.get(f"{URL}?updated_after={mark}&is_deleted=true")) == [gone.pk]
     assert ids(api.get(URL)) == [kept.pk]
+
+
+def test_deleting_a_customer_with_live_orders_is_a_409_naming_them(api):
+    order = OrderFactory()
+    response = api.delete(f"{URL}/{order.customer_id}")
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+    assert list(response.json()["errors"]) == ["orders"]

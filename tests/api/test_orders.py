@@ -146,7 +146,7 @@ def test_a_failing_write_rolls_back_the_order_and_its_line_items(api):
         },
         format="json",
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert list(response.json()["errors"]) == ["total_discounts"]
     assert not Order.objects.exists()
     assert not LineItem.objects.exists()
@@ -262,6 +262,19 @@ def test_filters_narrow_the_list(api):
         ("max_total=NaN", "max_total"),
         ("ordering=customer", "ordering"),
         ("is_deleted=2", "is_deleted"),
+        # Exactly as the schema writes them: ASCII digits, true/false, RFC 3339.
+        ("customer=%207", "customer"),
+        ("customer=7.0", "customer"),
+        ("customer=%2B7", "customer"),
+        ("customer=%D9%A7", "customer"),
+        ("min_total=1e3", "min_total"),
+        ("min_total=%205", "min_total"),
+        ("is_deleted=1", "is_deleted"),
+        ("is_deleted=TRUE", "is_deleted"),
+        ("ordered_from=2025-1-5", "ordered_from"),
+        ("ordered_to=%202025-01-05", "ordered_to"),
+        ("updated_after=2025-01-01T00:00:00", "updated_after"),
+        ("updated_after=2025-01-01%2000:00:00Z", "updated_after"),
     ],
 )
 def test_malformed_filter_is_a_400_naming_the_parameter(api, query, parameter):
@@ -315,3 +328,31 @@ def test_day_filters_compare_the_indexed_column_with_instants_not_a_cast_date(ap
         assert "django_datetime_cast_date" not in query["sql"]
         assert "::date" not in query["sql"]
         assert "AT TIME ZONE" not in query["sql"]
+
+
+def test_dates_past_what_a_datetime_holds_are_before_or_after_every_order(api):
+    order = OrderFactory()
+    cases = {
+        "updated_after=0000-01-01T00:00:00Z": [order.pk],
+        "updated_after=0001-01-01T00:00:00%2B01:00": [order.pk],
+        "updated_after=9999-12-31T23:59:59-01:00": [],
+        "ordered_from=0000-02-29": [order.pk],
+        "ordered_to=0000-12-31": [],
+        "ordered_to=9999-12-31": [order.pk],
+    }
+    for query, expected in cases.items():
+        response = api.get(f"{URL}?{query}")
+        assert response.status_code == 200, query
+        assert ids(response) == expected, query
+
+
+def test_a_patch_of_line_items_needs_each_item_whole(api):
+    order = OrderFactory(items=1)
+    product = ProductFactory()
+    response = api.patch(
+        f"{URL}/{order.pk}", {"line_items": [{"product": product.pk}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "line_items": {"0": {"quantity": ["This field is required."]}}
+    }

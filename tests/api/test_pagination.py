@@ -195,6 +195,8 @@ def test_a_cursor_fixes_the_order_so_page_and_ordering_do_not_apply(api):
     assert ids_of(mixed) == ids_of(plain) == [c.pk for c in categories[:2]]
     assert mixed["meta"] == plain["meta"]
     assert "page=3" not in mixed["links"]["next"]
+    # Checked all the same.
+    assert list(api.get(f"{URL}?cursor=&page=x").json()["errors"]) == ["page"]
 
 
 @pytest.mark.parametrize(

@@ -61,10 +61,10 @@ def test_product_crud_round_trip(api):
     assert after == before
 
 
-def test_duplicate_handle_is_a_400_on_handle(api):
+def test_duplicate_handle_is_a_409_on_handle(api):
     ProductFactory(handle="lamp")
     response = api.post(URL, {"title": "Lamp", "handle": "lamp"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert list(response.json()["errors"]) == ["handle"]
 
 
