@@ -4,17 +4,23 @@ Each check is a condition on one model's live rows. The report counts every chec
 in one query; the admin's changelists filter by the same condition (`?quality=<key>`), so a
 count and the list behind its link always agree. Rows that came in through imports or older
 versions can break rules the models now enforce, so the checks do not trust the constraints.
+
+Counting takes seconds at a million orders, so the admin page shows the counts of the last run
+(a QualityRun row, counted by the worker: shop/tasks.py) with the time they were taken.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Abs, Coalesce
 from django.db.models.lookups import GreaterThan
+from django.utils import timezone
 
-from .models import MONEY, Category, Customer, LineItem, Order, Product
+from .models import MONEY, Category, Customer, LineItem, Order, Product, QualityRun
 from .validators import currency_codes
 
 REJECTED = "rejected"
@@ -31,7 +37,7 @@ class Check:
     title: str
     why: str
     severity: str
-    condition: Q | models.Expression | Exists
+    condition: Q | models.Expression
 
 
 def _line_items_subtotal() -> Coalesce:
@@ -92,7 +98,7 @@ _UNDER_DELETED_PARENT = Q(parent_id__in=Category.objects.deleted().values("pk"))
 # does with such a row, the rows' condition, and the title after the model's name.
 # Built once, at import: a condition must not capture a value of the moment (compare with the
 # database's `Now()`, not `timezone.now()`). The querysets inside are cloned on every use.
-_TABLE: dict[type[models.Model], list[tuple[str, str, Q | Exists, str]]] = {
+_TABLE: dict[type[models.Model], list[tuple[str, str, Q | models.Expression, str]]] = {
     Customer: [
         ("missing_email", REJECTED, _BLANK_EMAIL, "without an email"),
         ("bad_email", REJECTED, _BAD_EMAIL, "whose email is not an address"),
@@ -169,7 +175,7 @@ def check(model: type[models.Model], key: str) -> Check | None:
 @dataclass
 class Finding:
     check: Check
-    count: int
+    count: int | None  # None: a check added since the run that counted the others
     live: int
     url: str = ""
 
@@ -190,27 +196,54 @@ class Section:
 
     @property
     def problems(self) -> int:
-        return sum(f.count for f in self.findings)
+        return sum(f.count or 0 for f in self.findings)
 
 
 MODELS = [Customer, Order, Product, Category]
+Counts = dict[str, dict[str, int]]
+
+
+def _count(model: type[models.Model]) -> dict[str, int]:
+    """The model's live rows and each check's count among them, in one query."""
+    # Every model checked has a SoftDeleteQuerySet manager, which type[Model] does not show.
+    return model.objects.alive().aggregate(  # type: ignore[attr-defined]
+        live=Count("pk"),
+        **{c.key: Count("pk", filter=c.condition) for c in checks_for(model)},
+    )
+
+
+def count_all() -> Counts:
+    """Count every check on live rows, by model name then check key: one query per model.
+
+    Seconds at a million orders: the worker runs it (shop/tasks.py), the page shows the result.
+    """
+    return {str(model._meta.model_name): _count(model) for model in MODELS}
+
+
+def sections(counts: Counts, *, only: list[type[models.Model]] | None = None) -> list[Section]:
+    """The report of counts by model name (as count_all gives them) for the models asked."""
+    result = []
+    for model in MODELS if only is None else only:
+        counted = counts.get(str(model._meta.model_name), {})
+        live = counted.get("live", 0)
+        findings = [Finding(c, counted.get(c.key), live) for c in checks_for(model)]
+        result.append(Section(model=model, live=live, findings=findings))
+    return result
 
 
 def report(*, only: list[type[models.Model]] | None = None) -> list[Section]:
-    """Count every check on live rows: one query per model."""
-    sections = []
-    for model in MODELS if only is None else only:
-        model_checks = checks_for(model)
-        # Every model checked has a SoftDeleteQuerySet manager, which type[Model] does not show.
-        counts = model.objects.alive().aggregate(  # type: ignore[attr-defined]
-            live=Count("pk"),
-            **{c.key: Count("pk", filter=c.condition) for c in model_checks},
-        )
-        sections.append(
-            Section(
-                model=model,
-                live=counts["live"],
-                findings=[Finding(c, counts[c.key], counts["live"]) for c in model_checks],
-            )
-        )
-    return sections
+    """Count every check on live rows now: one query per model."""
+    chosen = MODELS if only is None else only
+    return sections({str(m._meta.model_name): _count(m) for m in chosen}, only=chosen)
+
+
+def run_lost_before() -> datetime:
+    """A run asked for before this and not computed yet is taken as lost (a worker stopped)."""
+    return timezone.now() - timedelta(seconds=settings.QUALITY_RUN_SECONDS)
+
+
+def latest_runs() -> tuple[QualityRun | None, QualityRun | None]:
+    """The latest computed run and the run waiting or running, if any: two queries."""
+    computed = QualityRun.objects.computed().first()
+    pending = QualityRun.objects.pending(since=run_lost_before()).first()
+    return computed, pending
