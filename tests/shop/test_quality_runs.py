@@ -202,6 +202,8 @@ def test_a_check_added_since_the_run_is_shown_as_not_counted(admin_client, store
     assert "not counted yet" in response.content.decode()
 
 
+# The worker closes the connection between tasks, which a test's wrapping transaction forbids.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_runs_the_count_before_a_waiting_push_pump(
     admin_client, store, settings, django_capture_on_commit_callbacks
 ):
