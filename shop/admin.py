@@ -285,13 +285,23 @@ class StoreAdmin(admin.ModelAdmin):
         return [path("quality/", quality_view, name="shop_quality"), *super().get_urls()]
 
     def quality_view(self, request):
-        """The data quality report: counts of each check with links to the rows."""
+        """The data quality report as last counted by the worker, with links to the rows.
+
+        A POST asks for a new count (the same permission as looking: it only reads).
+        """
         visible = [
             m for m in quality.MODELS if request.user.has_perm(f"shop.view_{m._meta.model_name}")
         ]
         if not visible:
             raise PermissionDenied
-        sections = quality.report(only=visible)
+        if request.method == "POST":
+            if services.quality_run_request() is None:
+                messages.info(request, "The report is being recomputed: refresh in a minute.")
+            else:
+                messages.success(request, "Recomputing: refresh in a minute.")
+            return HttpResponseRedirect(reverse("admin:shop_quality"))
+        computed, pending = quality.latest_runs()
+        sections = quality.sections(computed.counts, only=visible) if computed else []
         for section in sections:
             url = reverse(f"admin:shop_{section.model._meta.model_name}_changelist")
             for finding in section.findings:
@@ -299,6 +309,9 @@ class StoreAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": "Data quality",
+            "store": request.store,  # StoreTimeZoneMiddleware: times show in its zone
+            "computed": computed,
+            "pending": pending,
             "sections": sections,
             "opts": self.model._meta,
         }

@@ -452,3 +452,33 @@ class LineItem(models.Model):
     @property
     def total(self) -> Decimal:
         return (self.price or ZERO) * (self.quantity or 0)
+
+
+class QualityRunQuerySet(models.QuerySet):
+    def computed(self):
+        return self.filter(computed_at__isnull=False)
+
+    def pending(self, *, since):
+        """Runs asked for after `since` and not computed yet (older ones count as lost)."""
+        return self.filter(computed_at__isnull=True, requested_at__gte=since)
+
+
+class QualityRun(models.Model):
+    """One computation of the data quality report (shop/quality.py), run by the worker.
+
+    `counts` holds, per model, its live rows and the count of each check:
+    `{"customer": {"live": 500, "missing_phone": 3, ...}, ...}`. Titles and explanations stay
+    in the code, so a stored run only ever holds numbers.
+    """
+
+    requested_at = models.DateTimeField(default=timezone.now)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+
+    objects = QualityRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Data quality report requested {self.requested_at:%Y-%m-%d %H:%M}"

@@ -4,17 +4,23 @@ Each check is a condition on one model's live rows. The report counts every chec
 in one query; the admin's changelists filter by the same condition (`?quality=<key>`), so a
 count and the list behind its link always agree. Rows that came in through imports or older
 versions can break rules the models now enforce, so the checks do not trust the constraints.
+
+Counting takes seconds at a million orders, so the admin page shows the counts of the last run
+(a QualityRun row, counted by the worker: shop/tasks.py) with the time they were taken.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Abs, Coalesce
 from django.db.models.lookups import GreaterThan
+from django.utils import timezone
 
-from .models import MONEY, Category, Customer, LineItem, Order, Product
+from .models import MONEY, Category, Customer, LineItem, Order, Product, QualityRun
 from .validators import currency_codes
 
 REJECTED = "rejected"
@@ -31,7 +37,7 @@ class Check:
     title: str
     why: str
     severity: str
-    condition: Q | models.Expression | Exists
+    condition: Q | models.Expression
 
 
 def _line_items_subtotal() -> Coalesce:
@@ -71,172 +77,89 @@ _CURRENCIES = sorted(currency_codes())
 _COUNTRIES = [code for code, _ in Order._meta.get_field("country_code").choices or ()]
 _BLANK_EMAIL = Q(email="") | Q(email__isnull=True)
 
+# The conditions too long for a line of the table below.
+_NO_NAME = Q(first_name="") | Q(last_name="")
+_NO_CONTACT = Q(contact_email="") | Q(phone="")
+_BAD_EMAIL = ~_BLANK_EMAIL & ~Q(email__regex=EMAIL_SHAPE)
+_BAD_PHONE = ~Q(phone="") & ~Q(phone__regex=PHONE_SHAPE)
+_BAD_CURRENCY = ~Q(currency__in=_CURRENCIES)
+_BAD_COUNTRY = ~Q(country_code__in=_COUNTRIES)
+_NO_LINE_ITEMS = ~Exists(LineItem.objects.filter(order=OuterRef("pk")))
+_BAD_TOTALS = _differ(F("subtotal_price"), _line_items_subtotal()) | _differ(
+    F("total_price"), _computed_total()
+)
+# IN over the few deleted rows: evaluated once, not joined per row.
+_OF_DELETED_CUSTOMER = Q(customer_id__in=Customer.objects.deleted().values("pk"))
+_DELETED_PRODUCTS = LineItem.objects.filter(product_id__in=Product.objects.deleted().values("pk"))
+_WITH_DELETED_PRODUCT = Q(pk__in=_DELETED_PRODUCTS.values("order_id"))
+_UNDER_DELETED_PARENT = Q(parent_id__in=Category.objects.deleted().values("pk"))
+
+# Each model's checks, one a line: key (the changelists' `?quality=` value), what converted.in
+# does with such a row, the rows' condition, and the title after the model's name.
 # Built once, at import: a condition must not capture a value of the moment (compare with the
 # database's `Now()`, not `timezone.now()`). The querysets inside are cloned on every use.
-CHECKS = (
-    # Customers
+_TABLE: dict[type[models.Model], list[tuple[str, str, Q | models.Expression, str]]] = {
+    Customer: [
+        ("missing_email", REJECTED, _BLANK_EMAIL, "without an email"),
+        ("bad_email", REJECTED, _BAD_EMAIL, "whose email is not an address"),
+        ("missing_name", REJECTED, _NO_NAME, "without a first or last name"),
+        ("missing_phone", DEGRADED, Q(phone=""), "without a phone"),
+        ("bad_phone", DEGRADED, _BAD_PHONE, "whose phone is not a phone number"),
+        ("bad_currency", REJECTED, _BAD_CURRENCY, "whose currency is not an ISO 4217 code"),
+    ],
+    Order: [
+        ("missing_contact", REJECTED, _NO_CONTACT, "without a contact email or phone"),
+        ("bad_currency", REJECTED, _BAD_CURRENCY, "whose currency is not an ISO 4217 code"),
+        ("bad_country", REJECTED, _BAD_COUNTRY, "whose country is not an ISO 3166 code"),
+        ("no_line_items", REJECTED, _NO_LINE_ITEMS, "without line items"),
+        ("totals_mismatch", DEGRADED, _BAD_TOTALS, "whose totals disagree with their line items"),
+        ("deleted_customer", DEGRADED, _OF_DELETED_CUSTOMER, "of deleted customers"),
+        ("deleted_product", DEGRADED, _WITH_DELETED_PRODUCT, "with line items of deleted products"),
+    ],
+    Product: [
+        ("missing_image", REJECTED, Q(image_url=""), "without an image URL"),
+        ("missing_url", REJECTED, Q(url=""), "without a page URL"),
+        ("missing_vendor", DEGRADED, Q(vendor=""), "without a vendor"),
+        ("missing_content", REJECTED, Q(content=""), "without a description"),
+        ("unpublished", DEGRADED, Q(published_at__isnull=True), "not published"),
+    ],
+    Category: [
+        ("deleted_parent", DEGRADED, _UNDER_DELETED_PARENT, "inside a deleted category"),
+    ],
+}
+# Why each check matters, by key (a key two models share means the same to both).
+WHY = {
+    "missing_email": "converted.in requires every customer's email.",
+    "bad_email": "converted.in matches customers by email.",
+    "missing_name": "converted.in requires first_name and last_name.",
+    "missing_phone": "The phone is optional, but converted.in cannot reach or match them by phone.",
+    "bad_phone": "converted.in cannot use a phone that is not digits (optionally with +).",
+    "bad_currency": "converted.in requires an ISO currency code such as EGP or USD.",
+    "missing_contact": "converted.in requires contact_email and phone on every order.",
+    "bad_country": "converted.in requires a two-letter ISO country code such as EG.",
+    "no_line_items": "converted.in requires line_items on every order.",
+    "totals_mismatch": "The subtotal must equal the line items' sum, and the total the subtotal "
+    "less discounts plus tax; otherwise revenue in converted.in will not match the store.",
+    "deleted_customer": "The order points at a customer the feed no longer lists.",
+    "deleted_product": "The line items point at products the feed no longer lists.",
+    "missing_image": "converted.in requires a public image URL for every product.",
+    "missing_url": "converted.in requires full_permalink, the product page's public URL.",
+    "missing_vendor": "converted.in requires a vendor; the feed falls back to the store's name.",
+    "missing_content": "converted.in requires content, the product's description.",
+    "unpublished": "converted.in receives them as inactive (published_at null).",
+    "deleted_parent": "The feed nests categories under their parent; a deleted parent hides them.",
+}
+CHECKS = tuple(
     Check(
-        key="missing_email",
-        model=Customer,
-        title="Customers without an email",
-        why="converted.in requires every customer's email.",
-        severity=REJECTED,
-        condition=_BLANK_EMAIL,
-    ),
-    Check(
-        key="bad_email",
-        model=Customer,
-        title="Customers whose email is not an address",
-        why="converted.in matches customers by email.",
-        severity=REJECTED,
-        condition=~_BLANK_EMAIL & ~Q(email__regex=EMAIL_SHAPE),
-    ),
-    Check(
-        key="missing_name",
-        model=Customer,
-        title="Customers without a first or last name",
-        why="converted.in requires first_name and last_name.",
-        severity=REJECTED,
-        condition=Q(first_name="") | Q(last_name=""),
-    ),
-    Check(
-        key="missing_phone",
-        model=Customer,
-        title="Customers without a phone",
-        why="The phone is optional, but converted.in cannot reach or match them by phone.",
-        severity=DEGRADED,
-        condition=Q(phone=""),
-    ),
-    Check(
-        key="bad_phone",
-        model=Customer,
-        title="Customers whose phone is not a phone number",
-        why="converted.in cannot use a phone that is not digits (optionally with +).",
-        severity=DEGRADED,
-        condition=~Q(phone="") & ~Q(phone__regex=PHONE_SHAPE),
-    ),
-    Check(
-        key="bad_currency",
-        model=Customer,
-        title="Customers whose currency is not an ISO 4217 code",
-        why="converted.in requires an ISO currency code such as EGP or USD.",
-        severity=REJECTED,
-        condition=~Q(currency__in=_CURRENCIES),
-    ),
-    # Orders
-    Check(
-        key="missing_contact",
-        model=Order,
-        title="Orders without a contact email or phone",
-        why="converted.in requires contact_email and phone on every order.",
-        severity=REJECTED,
-        condition=Q(contact_email="") | Q(phone=""),
-    ),
-    Check(
-        key="bad_currency",
-        model=Order,
-        title="Orders whose currency is not an ISO 4217 code",
-        why="converted.in requires an ISO currency code such as EGP or USD.",
-        severity=REJECTED,
-        condition=~Q(currency__in=_CURRENCIES),
-    ),
-    Check(
-        key="bad_country",
-        model=Order,
-        title="Orders whose country is not an ISO 3166 code",
-        why="converted.in requires a two-letter ISO country code such as EG.",
-        severity=REJECTED,
-        condition=~Q(country_code__in=_COUNTRIES),
-    ),
-    Check(
-        key="no_line_items",
-        model=Order,
-        title="Orders without line items",
-        why="converted.in requires line_items on every order.",
-        severity=REJECTED,
-        condition=~Exists(LineItem.objects.filter(order=OuterRef("pk"))),
-    ),
-    Check(
-        key="totals_mismatch",
-        model=Order,
-        title="Orders whose totals disagree with their line items",
-        why="The subtotal must equal the line items' sum, and the total the subtotal less "
-        "discounts plus tax; otherwise revenue in converted.in will not match the store.",
-        severity=DEGRADED,
-        condition=_differ(F("subtotal_price"), _line_items_subtotal())
-        | _differ(F("total_price"), _computed_total()),
-    ),
-    Check(
-        key="deleted_customer",
-        model=Order,
-        title="Orders of deleted customers",
-        why="The order points at a customer the feed no longer lists.",
-        severity=DEGRADED,
-        # IN over the few deleted rows: evaluated once, not joined per order.
-        condition=Q(customer_id__in=Customer.objects.deleted().values("pk")),
-    ),
-    Check(
-        key="deleted_product",
-        model=Order,
-        title="Orders with line items of deleted products",
-        why="The line items point at products the feed no longer lists.",
-        severity=DEGRADED,
-        condition=Q(
-            pk__in=LineItem.objects.filter(
-                product_id__in=Product.objects.deleted().values("pk")
-            ).values("order_id")
-        ),
-    ),
-    # Products
-    Check(
-        key="missing_image",
-        model=Product,
-        title="Products without an image URL",
-        why="converted.in requires a public image URL for every product.",
-        severity=REJECTED,
-        condition=Q(image_url=""),
-    ),
-    Check(
-        key="missing_url",
-        model=Product,
-        title="Products without a page URL",
-        why="converted.in requires full_permalink, the product page's public URL.",
-        severity=REJECTED,
-        condition=Q(url=""),
-    ),
-    Check(
-        key="missing_vendor",
-        model=Product,
-        title="Products without a vendor",
-        why="converted.in requires a vendor; the feed falls back to the store's name.",
-        severity=DEGRADED,
-        condition=Q(vendor=""),
-    ),
-    Check(
-        key="missing_content",
-        model=Product,
-        title="Products without a description",
-        why="converted.in requires content, the product's description.",
-        severity=REJECTED,
-        condition=Q(content=""),
-    ),
-    Check(
-        key="unpublished",
-        model=Product,
-        title="Products not published",
-        why="converted.in receives them as inactive (published_at null).",
-        severity=DEGRADED,
-        condition=Q(published_at__isnull=True),
-    ),
-    # Categories
-    Check(
-        key="deleted_parent",
-        model=Category,
-        title="Categories inside a deleted category",
-        why="The feed nests categories under their parent; a deleted parent hides them.",
-        severity=DEGRADED,
-        condition=Q(parent_id__in=Category.objects.deleted().values("pk")),
-    ),
+        key=key,
+        model=model,
+        title=f"{str(model._meta.verbose_name_plural).capitalize()} {title}",
+        why=WHY[key],
+        severity=severity,
+        condition=condition,
+    )
+    for model, rows in _TABLE.items()
+    for key, severity, condition, title in rows
 )
 _BY_KEY = {(c.model, c.key): c for c in CHECKS}
 
@@ -252,7 +175,7 @@ def check(model: type[models.Model], key: str) -> Check | None:
 @dataclass
 class Finding:
     check: Check
-    count: int
+    count: int | None  # None: a check added since the run that counted the others
     live: int
     url: str = ""
 
@@ -273,27 +196,54 @@ class Section:
 
     @property
     def problems(self) -> int:
-        return sum(f.count for f in self.findings)
+        return sum(f.count or 0 for f in self.findings)
 
 
 MODELS = [Customer, Order, Product, Category]
+Counts = dict[str, dict[str, int]]
+
+
+def _count(model: type[models.Model]) -> dict[str, int]:
+    """The model's live rows and each check's count among them, in one query."""
+    # Every model checked has a SoftDeleteQuerySet manager, which type[Model] does not show.
+    return model.objects.alive().aggregate(  # type: ignore[attr-defined]
+        live=Count("pk"),
+        **{c.key: Count("pk", filter=c.condition) for c in checks_for(model)},
+    )
+
+
+def count_all() -> Counts:
+    """Count every check on live rows, by model name then check key: one query per model.
+
+    Seconds at a million orders: the worker runs it (shop/tasks.py), the page shows the result.
+    """
+    return {str(model._meta.model_name): _count(model) for model in MODELS}
+
+
+def sections(counts: Counts, *, only: list[type[models.Model]] | None = None) -> list[Section]:
+    """The report of counts by model name (as count_all gives them) for the models asked."""
+    result = []
+    for model in MODELS if only is None else only:
+        counted = counts.get(str(model._meta.model_name), {})
+        live = counted.get("live", 0)
+        findings = [Finding(c, counted.get(c.key), live) for c in checks_for(model)]
+        result.append(Section(model=model, live=live, findings=findings))
+    return result
 
 
 def report(*, only: list[type[models.Model]] | None = None) -> list[Section]:
-    """Count every check on live rows: one query per model."""
-    sections = []
-    for model in MODELS if only is None else only:
-        model_checks = checks_for(model)
-        # Every model checked has a SoftDeleteQuerySet manager, which type[Model] does not show.
-        counts = model.objects.alive().aggregate(  # type: ignore[attr-defined]
-            live=Count("pk"),
-            **{c.key: Count("pk", filter=c.condition) for c in model_checks},
-        )
-        sections.append(
-            Section(
-                model=model,
-                live=counts["live"],
-                findings=[Finding(c, counts[c.key], counts["live"]) for c in model_checks],
-            )
-        )
-    return sections
+    """Count every check on live rows now: one query per model."""
+    chosen = MODELS if only is None else only
+    return sections({str(m._meta.model_name): _count(m) for m in chosen}, only=chosen)
+
+
+def run_lost_before() -> datetime:
+    """A run asked for before this and not computed yet is taken as lost (a worker stopped)."""
+    return timezone.now() - timedelta(seconds=settings.QUALITY_RUN_SECONDS)
+
+
+def latest_runs() -> tuple[QualityRun | None, QualityRun | None]:
+    """The latest computed run and the run waiting or running, if any: two queries."""
+    computed = QualityRun.objects.computed().first()
+    pending = QualityRun.objects.pending(since=run_lost_before()).first()
+    return computed, pending

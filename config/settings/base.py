@@ -261,5 +261,8 @@ PUSH_CLAIM_SECONDS = env.float("PUSH_CLAIM_SECONDS", default=60)
 PUSH_PUMP_SECONDS = env.float("PUSH_PUMP_SECONDS", default=30)
 PUSH_POLL_SECONDS = env.float("PUSH_POLL_SECONDS", default=0.2)
 PUSH_KEEP_DAYS = env.int("PUSH_KEEP_DAYS", default=7)
+# The data quality report is counted by the worker: a run asked for longer ago than this and
+# not computed yet is taken as lost (its worker stopped), and the page offers a new one.
+QUALITY_RUN_SECONDS = env.int("QUALITY_RUN_SECONDS", default=3600)
 # Fernet keys (comma-separated) the push token is encrypted under: the first encrypts.
 PUSH_TOKEN_KEYS: list[str] = env.list("PUSH_TOKEN_KEYS", default=[])

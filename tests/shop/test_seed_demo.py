@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from shop.demo import ROWS, seed
-from shop.models import Category, Customer, LineItem, Order, Product
+from shop.models import Category, Customer, LineItem, Order, Product, QualityRun
 from tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +74,14 @@ def test_seed_demo_command_adds_to_an_existing_store(store, capsys):
     assert Customer.objects.count() == 10
     assert Order.objects.count() == 20
     assert "Seeded 5 customers" in capsys.readouterr().out
+
+
+def test_seed_demo_counts_the_data_quality_report_for_the_new_data(store):
+    call_command("seed_demo", customers=5, orders=10, no_progress=True)
+
+    run = QualityRun.objects.get()
+    assert run.computed_at is not None
+    assert run.counts["order"]["live"] == 10
 
 
 @pytest.mark.parametrize("model", list(ROWS), ids=lambda m: m.__name__)
