@@ -133,7 +133,9 @@ def record(before: Contribution, after: Contribution) -> None:
     delta = after.minus(before)
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
-        for model, table in delta.rows.items():
+        # The tables, and the rows in each, in one order: concurrent writes cannot deadlock.
+        for model in TABLES:
+            table = delta.rows.get(model)
             if not table:
                 continue
             keys, counted = TABLES[model]

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from shop import figures, services
 from shop.dashboard import CHART_DAYS, PERIOD_DAYS, TOP_PRODUCTS, dashboard
+from shop.demo import seed
 from shop.models import Order, OrderFigures, ProductFigures, StatusFigures, Store
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory
 
@@ -221,3 +222,16 @@ def test_the_command_recounts_figures_of_orders_written_around_the_services(stor
 
     assert kept()[StatusFigures] == {("pending",): (1,)}
     assert dashboard(now=NOW).pending == 1
+
+
+def test_seed_demo_leaves_figures_that_later_writes_keep(store):
+    seed(customers=20, orders=80, seed=3, now=NOW)
+    order = Order.objects.alive().order_by("id").first()
+    services.order_update(order=order, financial_status="successful")
+    services.order_soft_delete(order=Order.objects.alive().order_by("-id").first())
+
+    figures_after_writes = kept()
+    assert sum(n for (n,) in figures_after_writes[StatusFigures].values()) == 79
+    assert figures_after_writes == recounted()
+    shop = Store.load()
+    assert shown(now=NOW) == reference(now=NOW, zone=shop.time_zone, currency=shop.currency)
