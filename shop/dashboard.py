@@ -1,18 +1,19 @@
 """The admin dashboard: the store's figures, a chart of the last 90 days, the top products.
 
 It reads the figures the order writes keep (shop/figures.py), so its queries read a few
-thousand rows however many orders the store has: orders per quarter hour (or per hour when the
-store's offset allows) of UTC time, folded into the store's local days in Python; products per
-UTC day, plus the line items of the partial UTC days at the period's edges; orders per status.
+thousand rows however many orders the store has: orders per quarter hour of UTC time, folded
+into the store's local days by the database; products per UTC day, plus the line items of the
+partial UTC days at the period's edges; orders per status.
 """
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection, models
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from .figures import BUCKET_SECONDS, DAY_SECONDS, cents_sql, epoch_seconds
@@ -33,6 +34,7 @@ PERIOD_DAYS = 30
 TOP_PRODUCTS = 10
 WAITING = (Order.Status.PENDING, Order.Status.PROCESSING)
 CENT = Decimal("0.01")
+EPOCH_DAY = date(1970, 1, 1)
 
 
 class EpochBucket(models.Func):
@@ -119,11 +121,37 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
 
-def _bucket_seconds(boundaries: list[datetime]) -> int:
-    """Hours when every local midnight falls on a whole UTC hour, else quarter hours."""
-    if all(int(b.timestamp()) % 3600 == 0 for b in boundaries):
-        return 3600
-    return 900
+def _offsets(first: int, last: int, tz: ZoneInfo, boundaries: list[int]) -> list[tuple]:
+    """[(first quarter hour, UTC offset in quarter hours)] of each stretch of one offset in
+    quarter hours [first, last), found by bisecting the local days whose midnights differ."""
+
+    def offset(bucket: int) -> int:
+        moment = datetime.fromtimestamp(bucket * BUCKET_SECONDS, tz)
+        return int(moment.utcoffset().total_seconds()) // BUCKET_SECONDS  # type: ignore[union-attr]
+
+    stretches = [(first, offset(first))]
+    for low, high in zip(boundaries, boundaries[1:], strict=False):
+        current = stretches[-1][1]
+        if offset(high) == current:
+            continue
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if offset(middle) == current else (low, middle)
+        stretches.append((high, offset(high)))
+    return [(bucket, value) for bucket, value in stretches if bucket < last]
+
+
+def _local_day(stretches: list[tuple]):
+    """The local day (days since 1970-01-01) of a quarter hour: (bucket + offset) / 96."""
+    first, *rest = stretches
+    offset: Any = Value(first[1])
+    if rest:
+        whens = [
+            When(bucket__lt=start, then=Value(before[1]))
+            for before, (start, _) in zip(stretches, rest, strict=False)
+        ]
+        offset = Case(*whens, default=Value(rest[-1][1]))
+    return (F("bucket") + offset) / (DAY_SECONDS // BUCKET_SECONDS)
 
 
 def _money(cents) -> Decimal:
@@ -131,16 +159,17 @@ def _money(cents) -> Decimal:
 
 
 def orders_per_day(*, days: list[date], tz: ZoneInfo, currency: str) -> dict:
-    """Return {day: (orders, revenue, successful orders in other currencies)} in one query."""
+    """Return {day: (orders, revenue, successful orders in other currencies)} in one query.
+
+    The database folds the quarter hours into local days by the zone's offset at each; every
+    zone's offsets are whole quarter hours.
+    """
     boundaries = [_midnight(d, tz) for d in days] + [_midnight(days[-1] + timedelta(days=1), tz)]
-    seconds = _bucket_seconds(boundaries)
+    buckets = [epoch_seconds(b) // BUCKET_SECONDS for b in boundaries]
     rows = (
-        OrderFigures.objects.filter(
-            bucket__gte=epoch_seconds(boundaries[0]) // BUCKET_SECONDS,
-            bucket__lt=epoch_seconds(boundaries[-1]) // BUCKET_SECONDS,
-        )
-        .annotate(period=F("bucket") / (seconds // BUCKET_SECONDS))
-        .values("period")
+        OrderFigures.objects.filter(bucket__gte=buckets[0], bucket__lt=buckets[-1])
+        .annotate(day=_local_day(_offsets(buckets[0], buckets[-1], tz, buckets)))
+        .values("day")
         .annotate(
             orders=Sum("orders"),
             revenue=Sum("revenue_cents", filter=Q(currency=currency)),
@@ -148,14 +177,11 @@ def orders_per_day(*, days: list[date], tz: ZoneInfo, currency: str) -> dict:
         )
         .order_by()
     )
-    totals: dict[date, list] = {d: [0, 0, 0] for d in days}
+    totals: dict[date, tuple] = {d: (0, ZERO, 0) for d in days}
     for row in rows:
-        day = datetime.fromtimestamp(row["period"] * seconds, UTC).astimezone(tz).date()
-        entry = totals[day]
-        entry[0] += int(row["orders"] or 0)
-        entry[1] += int(row["revenue"] or 0)
-        entry[2] += int(row["other"] or 0)
-    return {d: (v[0], _money(v[1]), v[2]) for d, v in totals.items()}
+        day = EPOCH_DAY + timedelta(days=row["day"])
+        totals[day] = (int(row["orders"] or 0), _money(row["revenue"]), int(row["other"] or 0))
+    return totals
 
 
 def new_customers(*, current_start: datetime, previous_start: datetime, end: datetime) -> dict:
