@@ -1,6 +1,7 @@
 """The dashboard's figures kept by the order writes equal a recount, and the dashboard read from
 them equals a plain count over the orders."""
 
+import threading
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -8,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -235,3 +236,49 @@ def test_seed_demo_leaves_figures_that_later_writes_keep(store):
     assert figures_after_writes == recounted()
     shop = Store.load()
     assert shown(now=NOW) == reference(now=NOW, zone=shop.time_zone, currency=shop.currency)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writes_of_one_order_and_one_quarter_hour_keep_exact_figures(store):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time")
+    product = ProductFactory(price=Decimal("3.00"))
+    moment = NOW - timedelta(days=1)
+    order = OrderFactory(ordered_at=moment, line_items=[{"product": product, "quantity": 1}])
+    customer = order.customer
+    statuses = ["pending", "successful", "refunded", "successful", "canceled", "successful"]
+    barrier = threading.Barrier(len(statuses))
+    errors = []
+
+    def write(index: int, status: str) -> None:
+        try:
+            barrier.wait()
+            if index % 2:
+                services.order_create(
+                    customer=customer,
+                    ordered_at=moment,
+                    financial_status=status,
+                    country_code="EG",
+                    line_items=[{"product": product, "quantity": index}],
+                )
+            else:
+                fresh = Order.objects.get(pk=order.pk)
+                services.order_update(
+                    order=fresh,
+                    financial_status=status,
+                    line_items=[{"product": product, "quantity": index + 1}],
+                )
+        except Exception as exc:  # reported by the assert below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=pair) for pair in enumerate(statuses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert Order.objects.count() == 4
+    assert kept() == recounted()
