@@ -528,7 +528,7 @@ def seed(
         _reset_sequences(written)
         figures.recompute()  # the rows above bypassed the services that keep the figures
         signals.bulk_load_finished.send(sender=seed, models=written)
-    _analyze(written)
+    _analyze([*written, *figures.TABLES])
 
     return SeedResult(
         customers=customers,
