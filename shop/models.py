@@ -482,3 +482,62 @@ class QualityRun(models.Model):
 
     def __str__(self) -> str:
         return f"Data quality report requested {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+# The dashboard's figures, kept by shop/figures.py in every order write's transaction. They
+# count live orders only; rows whose counts fall back to zero stay.
+
+
+class OrderFigures(models.Model):
+    """Live orders per quarter hour of UTC time and currency."""
+
+    bucket = models.IntegerField(help_text="Quarter hours since 1970-01-01 00:00 UTC.")
+    currency = models.CharField(max_length=3)
+    orders = models.IntegerField(default=0)
+    successful = models.IntegerField(default=0)
+    revenue_cents = models.BigIntegerField(default=0, help_text="Successful orders' totals.")
+
+    class Meta:
+        ordering = ["bucket", "currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", "currency"], name="orderfigures_bucket_currency"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} at quarter hour {self.bucket}"
+
+
+class ProductFigures(models.Model):
+    """Units and revenue per UTC day, currency and product, of live successful orders."""
+
+    currency = models.CharField(max_length=3)
+    day = models.IntegerField(help_text="Days since 1970-01-01 UTC.")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    units = models.BigIntegerField(default=0)
+    revenue_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["currency", "day", "product"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["currency", "day", "product"], name="productfigures_currency_day_product"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Product #{self.product_id} in {self.currency} on day {self.day}"
+
+
+class StatusFigures(models.Model):
+    """Live orders per financial status."""
+
+    status = models.CharField(max_length=10, unique=True)
+    orders = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["status"]
+
+    def __str__(self) -> str:
+        return self.status

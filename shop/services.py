@@ -15,7 +15,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from . import quality, signals
+from . import figures, quality, signals
 from .models import (
     ZERO,
     Category,
@@ -253,8 +253,12 @@ def _write(instance, spec: Iterable[Field], data: Mapping[str, Any]):
 def _mark_deleted(instance, deleted_at):
     """Soft-delete (with a time) or restore (with None); a no-op when already so."""
     if (instance.deleted_at is None) != (deleted_at is None):
+        order = isinstance(instance, Order)
+        before = figures.order_contribution(instance.pk, lock=True) if order else None
         instance.deleted_at = deleted_at
         instance.save(update_fields=["deleted_at", "updated_at"])
+        if before is not None:
+            figures.record(before, figures.order_contribution(instance.pk))
         _changed(instance, "create" if deleted_at is None else "delete")
     return instance
 
@@ -443,6 +447,7 @@ def _given_totals(data: Mapping[str, Any]) -> tuple[str, ...]:
 def _write_order(order: Order, line_items, data: Mapping[str, Any]) -> Order:
     action = "create" if order._state.adding else "update"
     customer_before = order.customer_id
+    figures_before = figures.order_contribution(order.pk, lock=True)
     order_prepare(order=order, **data)
     replace = line_items is not None
     if line_items is None:
@@ -460,6 +465,7 @@ def _write_order(order: Order, line_items, data: Mapping[str, Any]) -> Order:
         for row in rows:
             row.order = order
         LineItem.objects.bulk_create(rows)
+    figures.record(figures_before, figures.order_contribution(order.pk))
     _changed(order, action)
     if customer_before is not None and customer_before != order.customer_id:
         signals.records_changed.send(sender=Order, changes=[(Customer, customer_before, "update")])

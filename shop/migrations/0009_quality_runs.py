@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0007_api_sync_indexes'),
+        ('shop', '0008_dashboard_figures'),
     ]
 
     operations = [

@@ -9,6 +9,16 @@ from shop.models import Customer
 from tests.factories import CustomerFactory, OrderFactory
 
 
+@pytest.fixture(autouse=True)
+def _migrated_back_to_the_latest(request):
+    """Leave the database at the latest migrations for the tests that follow."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_customers_deleted_with_live_orders_are_restored(store):
     kept = OrderFactory().customer
@@ -57,3 +67,22 @@ def test_a_date_at_the_edge_is_shown_in_utc_not_a_server_error(store):
 
     far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
     assert local_time(far, ZoneInfo("Africa/Cairo")) == "9999-12-31 23:59:59"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_figures_are_counted_from_the_existing_orders(store):
+    from shop import figures
+    from shop.models import OrderFigures, ProductFigures, StatusFigures
+
+    OrderFactory()
+    services.order_soft_delete(order=OrderFactory())
+    OrderFactory(financial_status="pending", currency="USD")
+    models = (OrderFigures, ProductFigures, StatusFigures)
+    kept = {model: figures.rows(model) for model in models}
+    executor = MigrationExecutor(connection)
+    executor.migrate([("shop", "0007_api_sync_indexes")])
+    executor = MigrationExecutor(connection)
+    executor.migrate([("shop", "0008_dashboard_figures")])
+
+    assert {model: figures.rows(model) for model in models} == kept
+    assert sum(orders for (orders,) in kept[StatusFigures].values()) == 2
