@@ -10,21 +10,26 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
-from datetime import UTC, datetime
 from http.client import HTTPConnection
 from pathlib import Path
 
 from .databases import ROOT, SETTINGS, PostgresServer, postgres_bin, sqlite_database
-from .report import goals_table, render_blocks
+from .process import measurement_arguments, run_measurement
+from .report import goals_table, heading, render_blocks
 from .server import gunicorn
 
 PER_PAGE = 250
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+INTRO = (
+    "Each cell is the median of several requests through Django's WSGI handler with an "
+    "API key, {per_page} records a page: page 1 and the last page, asked for by number "
+    "(`?page=`, which counts the rows and skips the earlier ones with OFFSET) and by "
+    "cursor (`?cursor=`, found by its keys, no count). The full sync reads every order by "
+    "cursor, following `links.next`, from gunicorn (one sync worker) over HTTP."
+)
 
 
 # The orchestration, in `python -m bench` ---------------------------------------------------
@@ -49,18 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _measure(database_url: str, repeat: int, *, sync: bool, pages: bool) -> dict:
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        out = handle.name
-    command = [sys.executable, "-m", "bench.api", "--out", out, "--repeat", str(repeat)]
-    if sync:
-        command.append("--sync")
+    flags = ["--sync"] if sync else []
     if not pages:
-        command.append("--no-pages")
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": SETTINGS}
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
-    result = json.loads(Path(out).read_text())
-    Path(out).unlink()
-    return result
+        flags.append("--no-pages")
+    return run_measurement("bench.api", database_url, repeat, *flags)
 
 
 def run(args, *, customers: int, wanted: list[str]) -> list[dict]:
@@ -253,12 +250,7 @@ def explain_cursor_pages() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--sync", action="store_true")
-    parser.add_argument("--no-pages", action="store_true")
-    args = parser.parse_args()
+    args = measurement_arguments("--sync", "--no-pages")
 
     import logging
 
@@ -370,19 +362,9 @@ def render_tables(results: list[dict]) -> str:
 
 
 def render_markdown(results: list[dict], *, command: str, seconds: float) -> str:
-    out = [
-        "# REST API benchmarks",
-        "",
-        f"Produced by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
-        f"({os.cpu_count()} CPUs); the run took {seconds / 60:.1f} minutes, seeding included.",
-        "",
-        f"Each cell is the median of several requests through Django's WSGI handler with an "
-        f"API key, {PER_PAGE} records a page: page 1 and the last page, asked for by number "
-        "(`?page=`, which counts the rows and skips the earlier ones with OFFSET) and by "
-        "cursor (`?cursor=`, found by its keys, no count). The full sync reads every order by "
-        "cursor, following `links.next`, from gunicorn (one sync worker) over HTTP.",
-        "",
-    ]
+    took = f"the run took {seconds / 60:.1f} minutes, seeding included."
+    out = heading("REST API benchmarks", command, f"{os.cpu_count()} CPUs", took)
+    out += [INTRO.format(per_page=PER_PAGE), ""]
     for result in results:
         out += [f"## {_title(result)}", ""]
         if result.get("pages"):

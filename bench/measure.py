@@ -4,7 +4,6 @@ Run by `python -m bench` in a subprocess whose DATABASE_URL selects the database
 results as JSON to the path given. The naive baseline and the floor live here, not in the app.
 """
 
-import argparse
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from feeds.models import FeedToken  # noqa: E402
 from feeds.tokens import feed_token_create, hash_token  # noqa: E402
 from shop.models import Customer, LineItem, Order, Store  # noqa: E402
 
+from .process import measurement_arguments  # noqa: E402
 from .server import gunicorn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -386,12 +386,7 @@ def server_version() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--no-crawl", action="store_true")
-    parser.add_argument("--crawl-only", action="store_true")
-    args = parser.parse_args()
+    args = measurement_arguments("--no-crawl", "--crawl-only")
     if not FeedToken.objects.filter(digest=hash_token(TOKEN)).exists():
         feed_token_create(name="benchmark", token=TOKEN)
     if args.crawl_only:

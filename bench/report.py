@@ -167,15 +167,23 @@ def render_tables(results: list[dict]) -> str:
     return render_blocks(results, title=_title, lines=_table_lines, goals=goals)
 
 
+def heading(title: str, command: str, machine: str, took: str) -> list[str]:
+    """A report's title, then by what command, when and on what machine it was produced."""
+    when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    return [f"# {title}", "", f"Produced by `{command}` on {when} ({machine}); {took}", ""]
+
+
 def render_markdown(results: list[dict], *, command: str, seconds: float) -> str:
-    out = [
-        "# Feed benchmarks",
-        "",
-        f"Produced by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
-        f"({platform.processor() or platform.machine()}, {_cpus()} CPUs, Python "
-        f"{platform.python_version()}); the whole run took {seconds / 60:.1f} minutes. "
-        'Rerun it with `make bench` (`ARGS="--orders 100000"` for a quicker one).',
-        "",
+    machine = (
+        f"{platform.processor() or platform.machine()}, {_cpus()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+    took = (
+        f"the whole run took {seconds / 60:.1f} minutes. "
+        'Rerun it with `make bench` (`ARGS="--orders 100000"` for a quicker one).'
+    )
+    out = heading("Feed benchmarks", command, machine, took)
+    out += [
         "Each cell is the median of several runs after a warm-up, per page of 100, in one run:",
         "",
         "- **feed over WSGI**: a real feed request through Django's WSGI handler (test client):",
