@@ -9,22 +9,27 @@ each in a subprocess (`python -m bench.api --out FILE`) and writes docs/benchmar
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
-from datetime import UTC, datetime
 from http.client import HTTPConnection
 from pathlib import Path
 
 from .databases import ROOT, SETTINGS, PostgresServer, postgres_bin, sqlite_database
+from .process import measurement_arguments, run_measurement
+from .report import goals_table, heading, render_blocks
+from .server import gunicorn
 
 PER_PAGE = 250
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+INTRO = (
+    "Each cell is the median of several requests through Django's WSGI handler with an "
+    "API key, {per_page} records a page: page 1 and the last page, asked for by number "
+    "(`?page=`, which counts the rows and skips the earlier ones with OFFSET) and by "
+    "cursor (`?cursor=`, found by its keys, no count). The full sync reads every order by "
+    "cursor, following `links.next`, from gunicorn (one sync worker) over HTTP."
+)
 
 
 # The orchestration, in `python -m bench` ---------------------------------------------------
@@ -49,18 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _measure(database_url: str, repeat: int, *, sync: bool, pages: bool) -> dict:
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        out = handle.name
-    command = [sys.executable, "-m", "bench.api", "--out", out, "--repeat", str(repeat)]
-    if sync:
-        command.append("--sync")
+    flags = ["--sync"] if sync else []
     if not pages:
-        command.append("--no-pages")
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": SETTINGS}
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
-    result = json.loads(Path(out).read_text())
-    Path(out).unlink()
-    return result
+        flags.append("--no-pages")
+    return run_measurement("bench.api", database_url, repeat, *flags)
 
 
 def run(args, *, customers: int, wanted: list[str]) -> list[dict]:
@@ -192,38 +189,9 @@ def measure_pages(key: str, repeat: int) -> list[dict]:
     return rows
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def sync_orders(key: str) -> dict:
     """Read every order by cursor, page after page, through gunicorn (one sync worker)."""
-    port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS}
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi:application",
-            "--workers",
-            "1",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with gunicorn() as (_, port):
         headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
         url = f"/api/v1/orders?cursor=&per_page={PER_PAGE}"
         rows = pages = 0
@@ -248,9 +216,6 @@ def sync_orders(key: str) -> dict:
             )
         seconds = time.perf_counter() - started
         connection.close()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
     return {"pages": pages, "rows": rows, "seconds": seconds}
 
 
@@ -285,12 +250,7 @@ def explain_cursor_pages() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--sync", action="store_true")
-    parser.add_argument("--no-pages", action="store_true")
-    args = parser.parse_args()
+    args = measurement_arguments("--sync", "--no-pages")
 
     import logging
 
@@ -382,41 +342,29 @@ def _sync_line(label: str, sync: dict) -> str:
     )
 
 
+def _table_lines(result: dict) -> list[str]:
+    lines = [
+        f"  {r['entity']:<9} {r['style']:<8} page {r['page']:<9} {r['rows']:>3} rows "
+        f"{r['ms']:8.1f} ms  "
+        f"{r['queries']} queries{' (with COUNT)' if r['counts'] else ''}"
+        for r in result.get("pages", [])
+    ]
+    if result.get("sync"):
+        lines.append("  " + _sync_line("full sync of orders", result["sync"]))
+    if result.get("scaled", {}).get("sync"):
+        scaled = result["scaled"]
+        lines.append("  " + _sync_line(f"at {scaled['orders']:,} orders", scaled["sync"]))
+    return lines
+
+
 def render_tables(results: list[dict]) -> str:
-    blocks = []
-    for result in results:
-        lines = [_title(result)]
-        for r in result.get("pages", []):
-            lines.append(
-                f"  {r['entity']:<9} {r['style']:<8} page {r['page']:<9} {r['rows']:>3} rows "
-                f"{r['ms']:8.1f} ms  "
-                f"{r['queries']} queries{' (with COUNT)' if r['counts'] else ''}"
-            )
-        if result.get("sync"):
-            lines.append("  " + _sync_line("full sync of orders", result["sync"]))
-        if result.get("scaled", {}).get("sync"):
-            scaled = result["scaled"]
-            lines.append("  " + _sync_line(f"at {scaled['orders']:,} orders", scaled["sync"]))
-        for goal, measured, met in goals(result):
-            lines.append(f"  [{'met' if met else 'MISSED'}] {goal}: {measured}")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+    return render_blocks(results, title=_title, lines=_table_lines, goals=goals)
 
 
 def render_markdown(results: list[dict], *, command: str, seconds: float) -> str:
-    out = [
-        "# REST API benchmarks",
-        "",
-        f"Produced by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
-        f"({os.cpu_count()} CPUs); the run took {seconds / 60:.1f} minutes, seeding included.",
-        "",
-        f"Each cell is the median of several requests through Django's WSGI handler with an "
-        f"API key, {PER_PAGE} records a page: page 1 and the last page, asked for by number "
-        "(`?page=`, which counts the rows and skips the earlier ones with OFFSET) and by "
-        "cursor (`?cursor=`, found by its keys, no count). The full sync reads every order by "
-        "cursor, following `links.next`, from gunicorn (one sync worker) over HTTP.",
-        "",
-    ]
+    took = f"the run took {seconds / 60:.1f} minutes, seeding included."
+    out = heading("REST API benchmarks", command, f"{os.cpu_count()} CPUs", took)
+    out += [INTRO.format(per_page=PER_PAGE), ""]
     for result in results:
         out += [f"## {_title(result)}", ""]
         if result.get("pages"):
@@ -438,10 +386,7 @@ def render_markdown(results: list[dict], *, command: str, seconds: float) -> str
                 _sync_line(f"The same at {scaled['orders']:,} orders", scaled["sync"]) + ".",
                 "",
             ]
-        out += ["| goal | measured | met |", "|---|---|---|"]
-        for goal, measured, met in goals(result):
-            out.append(f"| {goal} | {measured} | {'yes' if met else '**no**'} |")
-        out.append("")
+        out += goals_table(goals(result))
         for title, plan in result.get("explain", {}).items():
             out += [f"### {NAMES.get(result['vendor'])}: {title}", "", "```", plan, "```", ""]
     return "\n".join(out)

@@ -4,16 +4,12 @@ Run by `python -m bench` in a subprocess whose DATABASE_URL selects the database
 results as JSON to the path given. The naive baseline and the floor live here, not in the app.
 """
 
-import argparse
 import json
 import logging
 import os
 import random
 import resource
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -40,6 +36,9 @@ from feeds.builders import _zone, customer_item, order_item, render_endpoint  # 
 from feeds.models import FeedToken  # noqa: E402
 from feeds.tokens import feed_token_create, hash_token  # noqa: E402
 from shop.models import Customer, LineItem, Order, Store  # noqa: E402
+
+from .process import measurement_arguments  # noqa: E402
+from .server import gunicorn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789abcdef"
@@ -334,12 +333,6 @@ def explains() -> dict:
 # The crawl -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -349,30 +342,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 def crawl(entity: str = "orders") -> dict:
     """Walk every page through gunicorn (one sync worker) over HTTP, one page at a time."""
-    port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi:application",
-            "--workers",
-            "1",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with gunicorn(wait_tries=200) as (server, port):
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
         worker = int(children[0]) if children else server.pid
         page, last, rows, pages = 1, 1, 0, 0
@@ -396,9 +366,6 @@ def crawl(entity: str = "orders") -> dict:
             page += 1
         seconds = time.perf_counter() - started
         peak = _peak_rss_mb(worker)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
     return {
         "entity": entity,
         "pages": pages,
@@ -419,12 +386,7 @@ def server_version() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--no-crawl", action="store_true")
-    parser.add_argument("--crawl-only", action="store_true")
-    args = parser.parse_args()
+    args = measurement_arguments("--no-crawl", "--crawl-only")
     if not FeedToken.objects.filter(digest=hash_token(TOKEN)).exists():
         feed_token_create(name="benchmark", token=TOKEN)
     if args.crawl_only:

@@ -125,44 +125,65 @@ def goals(result: dict) -> list[tuple[str, str, bool]]:
     return out
 
 
-def render_tables(results: list[dict]) -> str:
+def render_blocks(results: list[dict], *, title, lines, goals) -> str:
+    """The printed report: a block a database, its title, its `lines`, then its goals."""
     blocks = []
     for result in results:
-        lines = [_title(result)]
-        widths = [max(len(h), 8) for h in HEADER]
-        lines.append(
-            "  ".join(["entity  "] + [h.rjust(w) for h, w in zip(HEADER, widths, strict=True)])
-        )
-        for entity, row in _rows(result):
-            cells = _cells(row)
-            lines.append(
-                "  ".join(
-                    [entity.ljust(9)] + [c.rjust(w) for c, w in zip(cells, widths, strict=True)]
-                )
-            )
-        crawl = result.get("crawl")
-        if crawl:
-            lines.append(
-                f"full crawl of orders: {crawl['pages']:,} pages, {crawl['rows']:,} rows in "
-                f"{crawl['seconds']:.1f} s ({crawl['seconds'] / crawl['pages'] * 1000:.2f} ms "
-                f"a page); server peak RSS {crawl['server_peak_rss_mb']:.0f} MB, crawler "
-                f"{crawl['crawler_peak_rss_mb']:.0f} MB"
-            )
+        block = [title(result), *lines(result)]
         for goal, measured, met in goals(result):
-            lines.append(f"  [{'met' if met else 'MISSED'}] {goal}: {measured}")
-        blocks.append("\n".join(lines))
+            block.append(f"  [{'met' if met else 'MISSED'}] {goal}: {measured}")
+        blocks.append("\n".join(block))
     return "\n\n".join(blocks)
 
 
+def goals_table(goals: list[tuple[str, str, bool]]) -> list[str]:
+    """The goals as a Markdown table, with the blank line after it."""
+    rows = [
+        f"| {goal} | {measured} | {'yes' if met else '**no**'} |" for goal, measured, met in goals
+    ]
+    return ["| goal | measured | met |", "|---|---|---|", *rows, ""]
+
+
+def _table_lines(result: dict) -> list[str]:
+    widths = [max(len(h), 8) for h in HEADER]
+    lines = ["  ".join(["entity  "] + [h.rjust(w) for h, w in zip(HEADER, widths, strict=True)])]
+    for entity, row in _rows(result):
+        cells = _cells(row)
+        lines.append(
+            "  ".join([entity.ljust(9)] + [c.rjust(w) for c, w in zip(cells, widths, strict=True)])
+        )
+    crawl = result.get("crawl")
+    if crawl:
+        lines.append(
+            f"full crawl of orders: {crawl['pages']:,} pages, {crawl['rows']:,} rows in "
+            f"{crawl['seconds']:.1f} s ({crawl['seconds'] / crawl['pages'] * 1000:.2f} ms "
+            f"a page); server peak RSS {crawl['server_peak_rss_mb']:.0f} MB, crawler "
+            f"{crawl['crawler_peak_rss_mb']:.0f} MB"
+        )
+    return lines
+
+
+def render_tables(results: list[dict]) -> str:
+    return render_blocks(results, title=_title, lines=_table_lines, goals=goals)
+
+
+def heading(title: str, command: str, machine: str, took: str) -> list[str]:
+    """A report's title, then by what command, when and on what machine it was produced."""
+    when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    return [f"# {title}", "", f"Produced by `{command}` on {when} ({machine}); {took}", ""]
+
+
 def render_markdown(results: list[dict], *, command: str, seconds: float) -> str:
-    out = [
-        "# Feed benchmarks",
-        "",
-        f"Produced by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
-        f"({platform.processor() or platform.machine()}, {_cpus()} CPUs, Python "
-        f"{platform.python_version()}); the whole run took {seconds / 60:.1f} minutes. "
-        'Rerun it with `make bench` (`ARGS="--orders 100000"` for a quicker one).',
-        "",
+    machine = (
+        f"{platform.processor() or platform.machine()}, {_cpus()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+    took = (
+        f"the whole run took {seconds / 60:.1f} minutes. "
+        'Rerun it with `make bench` (`ARGS="--orders 100000"` for a quicker one).'
+    )
+    out = heading("Feed benchmarks", command, machine, took)
+    out += [
         "Each cell is the median of several runs after a warm-up, per page of 100, in one run:",
         "",
         "- **feed over WSGI**: a real feed request through Django's WSGI handler (test client):",
@@ -217,10 +238,7 @@ def render_markdown(results: list[dict], *, command: str, seconds: float) -> str
                     f"peak {big['server_peak_rss_mb']:.0f} MB RSS.",
                     "",
                 ]
-        out += ["| goal | measured | met |", "|---|---|---|"]
-        for goal, measured, met in goals(result):
-            out.append(f"| {goal} | {measured} | {'yes' if met else '**no**'} |")
-        out.append("")
+        out += goals_table(goals(result))
     out += NOTES
     out += [
         "## Query plans",

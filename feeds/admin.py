@@ -1,9 +1,10 @@
 """Admin for feed tokens (paste one in, revoke it; never shown) and the feed's request log."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.utils.translation import ngettext
+
+from shop.admin_shared import revoke_rows
 
 from .models import FeedRequest, FeedToken
 from .tokens import feed_token_check, feed_token_create, feed_token_revoke
@@ -70,14 +71,8 @@ class FeedTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke_selected(self, request, queryset):
-        tokens = list(queryset.filter(revoked_at__isnull=True))
-        for token in tokens:
-            feed_token_revoke(token=token)
-        self.message_user(
-            request,
-            ngettext("Revoked %d token.", "Revoked %d tokens.", len(tokens)) % len(tokens),
-            messages.SUCCESS,
-        )
+        done = ("Revoked %d token.", "Revoked %d tokens.")
+        revoke_rows(self, request, queryset, revoke=feed_token_revoke, kwarg="token", done=done)
 
 
 @admin.register(FeedRequest)

@@ -3,19 +3,17 @@
 from django.db import models
 from django.db.models import Q
 
+from shop.credentials import Credential
 
-class FeedToken(models.Model):
+
+class FeedToken(Credential):
     """A token converted.in sends in the body; only its keyed hash is stored."""
 
     name = models.CharField(max_length=100, help_text="Who or what uses this token.")
     digest = models.CharField(max_length=64, unique=True, editable=False)
     hint = models.CharField(max_length=4, editable=False, help_text="Last 4 characters.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(Credential.Meta):
         verbose_name = "feed token"
 
     def __str__(self) -> str:

@@ -11,7 +11,8 @@ import hmac
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+
+from shop.credentials import credential_revoke
 
 from .models import FeedToken
 
@@ -63,10 +64,7 @@ def feed_token_create(*, name: str, token: str) -> FeedToken:
 
 def feed_token_revoke(*, token: FeedToken) -> FeedToken:
     """Revoke a token; its requests are refused from now on. A no-op when already revoked."""
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-    return token
+    return credential_revoke(token)
 
 
 def feed_token_match(token) -> int | None:

@@ -16,6 +16,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
 from . import admin_lists, exports, imports, quality, services, validators
+from .admin_shared import OptionsFilter
 from .models import Category, Customer, LineItem, Order, Product, Store
 from .resources import CustomerResource, OrderResource, ProductResource
 
@@ -544,19 +545,13 @@ class OrderAdmin(ListDisplayMixin, ImportExportAdmin, ServiceAdmin):  # type: ig
         items_formset.deleted_objects = []
 
 
-class PublishedFilter(admin.SimpleListFilter):
+class PublishedFilter(OptionsFilter):
     title = "published"
     parameter_name = "published"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Published"), ("no", "Not published")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(published_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(published_at__isnull=True)
-        return queryset
+    options = {
+        "yes": ("Published", lambda rows: rows.filter(published_at__isnull=False)),
+        "no": ("Not published", lambda rows: rows.filter(published_at__isnull=True)),
+    }
 
 
 @admin.register(Product)

@@ -53,6 +53,23 @@ class SoftDeleteQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=False)
 
 
+class SoftDeleteModel(models.Model):
+    """A record of the store with its times, soft-deleted (deleted_at set) rather than
+    deleted; ordered by id."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
 class Store(models.Model):
     """The store's own settings: a single row, edited in the admin."""
 
@@ -149,7 +166,7 @@ def customer_figures_sql(customer: str) -> dict[str, str]:
     }
 
 
-class Customer(models.Model):
+class Customer(SoftDeleteModel):
     class Gender(models.TextChoices):
         MALE = "male", "Male"
         FEMALE = "female", "Female"
@@ -163,14 +180,10 @@ class Customer(models.Model):
     currency = currency_field(default=store_currency)
     registered_at = models.DateTimeField(default=timezone.now)
     accepts_marketing = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = CustomerQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(SoftDeleteModel.Meta):
         indexes = [
             # The dashboard counts live customers by registration date from this index alone.
             models.Index(fields=["deleted_at", "registered_at"], name="customer_alive_registered"),
@@ -200,16 +213,12 @@ class Customer(models.Model):
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name} <{self.email}>"
 
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
-
 
 class CategoryQuerySet(SoftDeleteQuerySet):
     pass
 
 
-class Category(models.Model):
+class Category(SoftDeleteModel):
     title = models.CharField(max_length=200)
     handle = models.SlugField(max_length=200, unique=True, allow_unicode=True)
     content = models.TextField(blank=True, default="")
@@ -222,14 +231,10 @@ class Category(models.Model):
     )
     available = models.BooleanField(default=True)
     published_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = CategoryQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(SoftDeleteModel.Meta):
         verbose_name_plural = "categories"
         indexes = [
             # The REST API's sync pages: WHERE (updated_at, id) > (x, y) ORDER BY updated_at, id.
@@ -259,7 +264,7 @@ class ProductQuerySet(SoftDeleteQuerySet):
         return self.filter(published_at__isnull=False, published_at__lte=timezone.now())
 
 
-class Product(models.Model):
+class Product(SoftDeleteModel):
     title = models.CharField(max_length=255)
     handle = models.SlugField(max_length=255, unique=True, allow_unicode=True)
     sku = models.CharField("SKU", max_length=64, blank=True, default="")
@@ -287,14 +292,10 @@ class Product(models.Model):
     tags = models.CharField(
         max_length=500, blank=True, default="", help_text="Comma-separated, e.g. games, sale."
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = ProductQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(SoftDeleteModel.Meta):
         indexes = [
             # The REST API's sync pages: WHERE (updated_at, id) > (x, y) ORDER BY updated_at, id.
             models.Index(fields=["updated_at", "id"], name="product_updated_id"),
@@ -332,7 +333,7 @@ class OrderQuerySet(SoftDeleteQuerySet):
         return self.filter(financial_status=Order.Status.SUCCESSFUL)
 
 
-class Order(models.Model):
+class Order(SoftDeleteModel):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         PROCESSING = "processing", "Processing"
@@ -357,14 +358,10 @@ class Order(models.Model):
     customer_locale = models.CharField(
         max_length=16, blank=True, default="", validators=[validate_locale]
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = OrderQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(SoftDeleteModel.Meta):
         indexes = [
             models.Index(fields=["customer", "financial_status"], name="order_customer_status"),
             models.Index(fields=["ordered_at"], name="order_ordered_at"),

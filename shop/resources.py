@@ -197,6 +197,14 @@ class ServiceResource(resources.ModelResource):
     (shop.services), so a row obeys the same rules as the admin's form. Imports run in one
     transaction."""
 
+    # A row names its record by its one import id column (Meta.import_id_fields), compared
+    # with this lookup ("email__iexact"; the column itself by default).
+    match_lookup = ""
+
+    class Meta:
+        use_transactions = True
+        skip_unchanged = False
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.writes = services.WRITES[self._meta.model]
@@ -265,6 +273,13 @@ class ServiceResource(resources.ModelResource):
         else:
             self.writes.update(**{self.writes.kwarg: instance}, **data)
 
+    def get_instance(self, instance_loader, row):
+        (column,) = self._meta.import_id_fields
+        key = (row.get(column) or "").strip()
+        if not key:
+            return None
+        return self._meta.model.objects.filter(**{self.match_lookup or column: key}).first()
+
     def get_export_queryset_for_stream(self, queryset):
         """The queryset an export iterates, with what each row needs fetched in bulk."""
         return queryset
@@ -280,19 +295,12 @@ class CustomerResource(ServiceResource):
     currency = optional("currency")
     registered_at = optional("registered_at", StoreDateTimeWidget())
     accepts_marketing = optional("accepts_marketing", widgets.BooleanWidget())
+    match_lookup = "email__iexact"
 
     class Meta:
         model = Customer
         fields = ("id", *services.CUSTOMER_FIELDS)
         import_id_fields = ("email",)
-        use_transactions = True
-        skip_unchanged = False
-
-    def get_instance(self, instance_loader, row):
-        email = (row.get("email") or "").strip()
-        if not email:
-            return None
-        return Customer.objects.filter(email__iexact=email).first()
 
 
 class ProductResource(ServiceResource):
@@ -321,18 +329,10 @@ class ProductResource(ServiceResource):
         model = Product
         fields = ("id", *services.PRODUCT_FIELDS)
         import_id_fields = ("handle",)
-        use_transactions = True
-        skip_unchanged = False
 
     def before_import_row(self, row, **kwargs):
         if not (row.get("handle") or "").strip() and (row.get("title") or "").strip():
             row["handle"] = slugify(str(row["title"]), allow_unicode=True)
-
-    def get_instance(self, instance_loader, row):
-        handle = (row.get("handle") or "").strip()
-        if not handle:
-            return None
-        return Product.objects.filter(handle=handle).first()
 
     def get_export_queryset_for_stream(self, queryset):
         return queryset.select_related("category")

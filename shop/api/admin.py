@@ -2,7 +2,8 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils.translation import ngettext
+
+from shop.admin_shared import OptionsFilter, revoke_rows
 
 from .models import SCOPES, ApiKey
 from .services import api_key_create, api_key_revoke, api_key_update
@@ -16,19 +17,13 @@ class ApiKeyForm(forms.ModelForm):
         fields = ["name", "scopes", "rate_limit", "expires_at"]
 
 
-class ActiveFilter(admin.SimpleListFilter):
+class ActiveFilter(OptionsFilter):
     title = "state"
     parameter_name = "state"
-
-    def lookups(self, request, model_admin):
-        return [("usable", "Usable"), ("revoked", "Revoked")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "usable":
-            return queryset.usable()
-        if self.value() == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
-        return queryset
+    options = {
+        "usable": ("Usable", lambda keys: keys.usable()),
+        "revoked": ("Revoked", lambda keys: keys.filter(revoked_at__isnull=False)),
+    }
 
 
 @admin.register(ApiKey)
@@ -69,11 +64,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys")
     def revoke_selected(self, request, queryset):
-        keys = list(queryset.filter(revoked_at__isnull=True))
-        for api_key in keys:
-            api_key_revoke(api_key=api_key)
-        self.message_user(
-            request,
-            ngettext("%d key revoked.", "%d keys revoked.", len(keys)) % len(keys),
-            messages.SUCCESS,
-        )
+        done = ("%d key revoked.", "%d keys revoked.")
+        revoke_rows(self, request, queryset, revoke=api_key_revoke, kwarg="api_key", done=done)

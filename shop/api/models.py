@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from shop.credentials import Credential
+
 KEY_PREFIX = "sk_store_"
 SCOPES = (
     ("customers.read", "Read customers"),
@@ -49,7 +51,7 @@ class ApiKeyQuerySet(models.QuerySet):
         )
 
 
-class ApiKey(models.Model):
+class ApiKey(Credential):
     name = models.CharField(max_length=100, help_text="Who uses the key, e.g. “ERP sync”.")
     prefix = models.CharField(
         max_length=32,
@@ -67,15 +69,11 @@ class ApiKey(models.Model):
         blank=True,
         help_text="Requests per minute; empty means the default.",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty means never.")
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(Credential.Meta):
         verbose_name = "API key"
 
     def __str__(self) -> str:

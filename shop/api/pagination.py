@@ -135,6 +135,11 @@ def _page_records(view, page):
     return records(page) if records is not None else page
 
 
+def _all_required(properties: dict, **about) -> dict:
+    """A JSON Schema object with these properties, every one of them required."""
+    return {"type": "object", **about, "required": list(properties), "properties": properties}
+
+
 class PageNumberPagination(BasePagination):
     """Page numbers, or cursors when the request has `cursor` (see the module's doc)."""
 
@@ -233,58 +238,44 @@ class PageNumberPagination(BasePagination):
     def get_paginated_response_schema(self, schema):
         link = {"type": "string", "format": "uri", "nullable": True}
         position = {"type": "integer", "nullable": True, "minimum": 1}
-        numbered = {
-            "type": "object",
-            "title": "Numbered page",
-            "description": "A page asked for by number (`page`), with the total.",
-            "required": ["data", "links", "meta"],
-            "properties": {
+        numbered = _all_required(
+            {
                 "data": schema,
-                "links": {
-                    "type": "object",
-                    "required": ["first", "last", "prev", "next"],
-                    "properties": {
+                "links": _all_required(
+                    {
                         "first": {**link, "nullable": False},
                         "last": {**link, "nullable": False},
                         "prev": link,
                         "next": link,
-                    },
-                },
-                "meta": {
-                    "type": "object",
-                    "required": ["current_page", "from", "last_page", "per_page", "to", "total"],
-                    "properties": {
+                    }
+                ),
+                "meta": _all_required(
+                    {
                         "current_page": {"type": "integer", "minimum": 1},
                         "from": position,
                         "last_page": {"type": "integer", "minimum": 1},
                         "per_page": {"type": "integer", "minimum": 1},
                         "to": position,
                         "total": {"type": "integer", "minimum": 0},
-                    },
-                },
+                    }
+                ),
             },
-        }
-        cursor = {
-            "type": "object",
-            "title": "Cursor page",
-            "description": "A page asked for by `cursor`: no page numbers, no total.",
-            "required": ["data", "links", "meta"],
-            "properties": {
+            title="Numbered page",
+            description="A page asked for by number (`page`), with the total.",
+        )
+        cursor = _all_required(
+            {
                 "data": schema,
-                "links": {
-                    "type": "object",
-                    "required": ["next"],
-                    "properties": {
+                "links": _all_required(
+                    {
                         "next": {
                             **link,
                             "description": "The next page; null when this one is the last.",
                         }
-                    },
-                },
-                "meta": {
-                    "type": "object",
-                    "required": ["per_page", "next_cursor"],
-                    "properties": {
+                    }
+                ),
+                "meta": _all_required(
+                    {
                         "per_page": {"type": "integer", "minimum": 1},
                         "next_cursor": {
                             "type": "string",
@@ -296,10 +287,12 @@ class PageNumberPagination(BasePagination):
                                 "only when no record was ever listed."
                             ),
                         },
-                    },
-                },
+                    }
+                ),
             },
-        }
+            title="Cursor page",
+            description="A page asked for by `cursor`: no page numbers, no total.",
+        )
         return {"oneOf": [numbered, cursor]}
 
     def get_schema_operation_parameters(self, view):

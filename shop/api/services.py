@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from shop.credentials import credential_revoke
+
 from .models import KEY_PREFIX, ApiKey, hash_key
 
 # Recording every request's time would be a write per request; once a minute is enough.
@@ -43,10 +45,7 @@ def api_key_create(
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    if api_key.revoked_at is None:
-        api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked_at"])
-    return api_key
+    return credential_revoke(api_key)
 
 
 def api_key_record_use(*, api_key: ApiKey) -> None:

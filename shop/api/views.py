@@ -181,8 +181,8 @@ def operations(resource: str, noun: str, output, input_, *, scope: str = "", ret
 class RecordViewSet(viewsets.ModelViewSet):
     """Keys or staff sessions, scopes, rate limits, JSON bodies and one error shape.
 
-    A subclass names its API key scope, its output and input serializers, its filter set,
-    `get_queryset()` for the list, and calls the services in the perform_* hooks.
+    A subclass names its API key scope, its output and input serializers, its filter set and
+    `get_queryset()` for the list; the perform_* hooks call its model's services.
     """
 
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
@@ -292,8 +292,22 @@ class RecordViewSet(viewsets.ModelViewSet):
             self.perform_restore(instance)
         return self.answer(instance.pk)
 
+    @property
+    def writes(self) -> services.Writes:
+        """The services that write this viewset's records."""
+        return services.WRITES[self.get_queryset().model]
+
+    def perform_create(self, serializer):
+        serializer.instance = self.writes.create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        self.writes.update(**{self.writes.kwarg: serializer.instance}, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        self.writes.soft_delete(**{self.writes.kwarg: instance})
+
     def perform_restore(self, instance) -> None:
-        raise NotImplementedError
+        self.writes.restore(**{self.writes.kwarg: instance})
 
 
 @extend_schema_view(
@@ -327,18 +341,6 @@ class CustomerViewSet(RecordViewSet):
         currency = self.currency() if self.action == "retrieve" else None
         return selectors.customers_with_stats_for_api(currency=currency)
 
-    def perform_create(self, serializer):
-        serializer.instance = services.customer_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        services.customer_update(customer=serializer.instance, **serializer.validated_data)
-
-    def perform_destroy(self, instance):
-        services.customer_soft_delete(customer=instance)
-
-    def perform_restore(self, instance):
-        services.customer_restore(customer=instance)
-
 
 @extend_schema_view(**operations("orders", "order", OrderSerializer, OrderInputSerializer))
 class OrderViewSet(RecordViewSet):
@@ -350,18 +352,6 @@ class OrderViewSet(RecordViewSet):
     def get_queryset(self):
         return selectors.orders_for_api()
 
-    def perform_create(self, serializer):
-        serializer.instance = services.order_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        services.order_update(order=serializer.instance, **serializer.validated_data)
-
-    def perform_destroy(self, instance):
-        services.order_soft_delete(order=instance)
-
-    def perform_restore(self, instance):
-        services.order_restore(order=instance)
-
 
 @extend_schema_view(**operations("products", "product", ProductSerializer, ProductInputSerializer))
 class ProductViewSet(RecordViewSet):
@@ -372,18 +362,6 @@ class ProductViewSet(RecordViewSet):
 
     def get_queryset(self):
         return selectors.products_for_api()
-
-    def perform_create(self, serializer):
-        serializer.instance = services.product_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        services.product_update(product=serializer.instance, **serializer.validated_data)
-
-    def perform_destroy(self, instance):
-        services.product_soft_delete(product=instance)
-
-    def perform_restore(self, instance):
-        services.product_restore(product=instance)
 
 
 # Categories are part of the catalogue, so under the products scopes.
@@ -404,15 +382,3 @@ class CategoryViewSet(RecordViewSet):
 
     def get_queryset(self):
         return selectors.categories_for_api()
-
-    def perform_create(self, serializer):
-        serializer.instance = services.category_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        services.category_update(category=serializer.instance, **serializer.validated_data)
-
-    def perform_destroy(self, instance):
-        services.category_soft_delete(category=instance)
-
-    def perform_restore(self, instance):
-        services.category_restore(category=instance)

@@ -3,18 +3,18 @@
 import getpass
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from feeds.models import FeedToken
 from feeds.tokens import feed_token_create, feed_token_revoke
 from push.tokens import push_token_store
+from shop.management.actions import ActionCommand
 
 
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "Manage the tokens converted.in sends to the feed (stored as keyed hashes)."
 
-    def add_arguments(self, parser):
-        actions = parser.add_subparsers(dest="action", required=True)
+    def add_actions(self, actions):
         add = actions.add_parser("add", help="Register a token converted.in gave the merchant.")
         add.add_argument("--name", required=True)
         add.add_argument("--token", help="The token; prompted for (not echoed) when left out.")
@@ -22,24 +22,25 @@ class Command(BaseCommand):
         revoke = actions.add_parser("revoke", help="Revoke a token by its id.")
         revoke.add_argument("id", type=int)
 
-    def handle(self, *args, action: str, **options):
-        if action == "add":
-            token = options["token"] or getpass.getpass("Token: ")
-            try:
-                row = feed_token_create(name=options["name"], token=token)
-            except ValidationError as exc:
-                raise CommandError(" ".join(exc.messages)) from exc
-            push_token_store(token_row=row, token=token)  # pushes carry the newest token
-            self.stdout.write(self.style.SUCCESS(f"Added token {row.pk} (…{row.hint})."))
-        elif action == "list":
-            for row in FeedToken.objects.order_by("id"):
-                state = "active" if row.is_active else f"revoked {row.revoked_at:%Y-%m-%d %H:%M}"
-                used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
-                self.stdout.write(f"{row.pk}\t{row.name}\t…{row.hint}\tlast used {used}\t{state}")
-        else:
-            try:
-                row = FeedToken.objects.get(pk=options["id"])
-            except FeedToken.DoesNotExist as exc:
-                raise CommandError(f"No token with id {options['id']}.") from exc
-            feed_token_revoke(token=row)
-            self.stdout.write(self.style.SUCCESS(f"Revoked token {row.pk} (…{row.hint})."))
+    def handle_add(self, *, name, token=None, **options):
+        token = token or getpass.getpass("Token: ")
+        try:
+            row = feed_token_create(name=name, token=token)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
+        push_token_store(token_row=row, token=token)  # pushes carry the newest token
+        self.stdout.write(self.style.SUCCESS(f"Added token {row.pk} (…{row.hint})."))
+
+    def handle_list(self, **options):
+        for row in FeedToken.objects.order_by("id"):
+            state = "active" if row.is_active else f"revoked {row.revoked_at:%Y-%m-%d %H:%M}"
+            used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+            self.stdout.write(f"{row.pk}\t{row.name}\t…{row.hint}\tlast used {used}\t{state}")
+
+    def handle_revoke(self, **options):
+        try:
+            row = FeedToken.objects.get(pk=options["id"])
+        except FeedToken.DoesNotExist as exc:
+            raise CommandError(f"No token with id {options['id']}.") from exc
+        feed_token_revoke(token=row)
+        self.stdout.write(self.style.SUCCESS(f"Revoked token {row.pk} (…{row.hint})."))

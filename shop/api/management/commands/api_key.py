@@ -1,18 +1,18 @@
 """Create, list and revoke REST API keys: `manage.py api_key create --name ERP --scopes ...`."""
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
 from shop.api.models import SCOPE_NAMES, ApiKey
 from shop.api.services import api_key_create, api_key_revoke
+from shop.management.actions import ActionCommand
 
 
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "Create, list or revoke API keys of the REST API."
 
-    def add_arguments(self, parser):
-        actions = parser.add_subparsers(dest="action", required=True)
+    def add_actions(self, actions):
         create = actions.add_parser("create", help="Create a key and print it (only this once).")
         create.add_argument("--name", required=True)
         create.add_argument(
@@ -25,9 +25,6 @@ class Command(BaseCommand):
         actions.add_parser("list", help="List keys (never their secret part).")
         revoke = actions.add_parser("revoke", help="Revoke a key by its prefix.")
         revoke.add_argument("prefix")
-
-    def handle(self, *args, action, **options):
-        getattr(self, f"handle_{action}")(**options)
 
     def handle_create(self, *, name, scopes, expires_at=None, rate_limit=None, **options):
         expires = None
