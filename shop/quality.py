@@ -233,7 +233,7 @@ def sections(counts: Counts, *, only: list[type[models.Model]] | None = None) ->
 
 def report(*, only: list[type[models.Model]] | None = None) -> list[Section]:
     """Count every check on live rows now: one query per model."""
-    chosen = MODELS if only is None else only
+    chosen: list[type[models.Model]] = list(MODELS) if only is None else only
     return sections({str(m._meta.model_name): _count(m) for m in chosen}, only=chosen)
 
 

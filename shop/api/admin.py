@@ -62,7 +62,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request, queryset):
         done = ("%d key revoked.", "%d keys revoked.")
         revoke_rows(self, request, queryset, revoke=api_key_revoke, kwarg="api_key", done=done)

@@ -147,3 +147,28 @@ def test_a_view_only_staff_member_cannot_add_or_change(records):
     assert response.status_code == 403
     customer.refresh_from_db()
     assert customer.email != "changed@example.com"
+
+
+def test_every_admin_action_declares_its_permissions():
+    undeclared = [
+        (model._meta.label, name)
+        for model, model_admin in MODELS
+        for name in model_admin.actions or []
+        if not getattr(model_admin.get_action(name)[0], "allowed_permissions", None)
+    ]
+    assert undeclared == []
+
+
+@pytest.mark.parametrize("view", [True, False])
+@pytest.mark.parametrize("model_name", ["apikey", "feedtoken"])
+def test_no_credential_is_revoked_without_the_change_permission(records, view, model_name):
+    record = records[model_name]
+    client = _client(view=view)
+    info = record._meta.app_label, record._meta.model_name
+
+    client.post(
+        reverse("admin:{}_{}_changelist".format(*info)),
+        {"action": "revoke_selected", "_selected_action": [record.pk]},
+    )
+
+    assert type(record).objects.get(pk=record.pk).revoked_at is None
