@@ -95,7 +95,13 @@ def starts_with(expression, prefix: str) -> Q:
     """
     if connection.vendor == "postgresql":
         return Q(StartsWith(expression, prefix))
-    return Q(GreaterThanOrEqual(expression, prefix), LessThan(expression, _next_prefix(prefix)))
+    at_least = Q(GreaterThanOrEqual(expression, prefix))
+    if prefix.rstrip(MAX_CHAR) == "":
+        return at_least
+    return at_least & Q(LessThan(expression, _next_prefix(prefix.rstrip(MAX_CHAR))))
+
+
+MAX_CHAR = chr(0x10FFFF)
 
 
 def lowered(text: str) -> str:
@@ -145,11 +151,7 @@ def customers_by_email_prefix(prefix: str) -> models.QuerySet:
     SQLite: a range of the unique index on lower(email) (binary collation: exact for a prefix).
     PostgreSQL: LIKE on the lower(email) text_pattern_ops index of migration 0007.
     """
-    prefix = prefix.lower()
-    customers = Customer.objects.annotate(email_lower=Lower("email"))
-    if connection.vendor == "postgresql":
-        return customers.filter(email_lower__startswith=prefix)
-    return customers.filter(email_lower__gte=prefix, email_lower__lt=_next_prefix(prefix))
+    return Customer.objects.filter(starts_with(Lower("email"), prefix.lower()))
 
 
 def phone_digits(text: str) -> str:

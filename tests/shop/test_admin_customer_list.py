@@ -119,6 +119,14 @@ def test_customer_search_takes_wildcards_literally(admin_client, store):
     assert _found(admin_client, "n_ur") == set()
 
 
+@pytest.mark.parametrize(
+    ("term", "status"),
+    [("\U0010ffff", 200), ("n\U0010ffff", 200), ("a" * 5000, 200), ("n\x00our", 400)],
+)
+def test_customer_search_answers_any_text_without_a_server_error(admin_client, buyer, term, status):
+    assert admin_client.get(URL, {"q": term}).status_code == status
+
+
 def test_customer_list_shows_the_figures_of_the_page_rows(admin_client, buyer):
     usd = CustomerFactory(currency="USD")
     _orders(buyer, 2)

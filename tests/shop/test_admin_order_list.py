@@ -96,6 +96,7 @@ def test_order_search_finds_an_order_by_number_email_or_phone(admin_client, buye
     assert _found(admin_client, "(0100) 555-0000") == {theirs.pk}
     assert _found(admin_client, "example.com") == set()
     assert _found(admin_client, "nobody@") == set()
+    assert _found(admin_client, "buyer\U0010ffff") == set()
 
 
 def test_order_filters_list_only_the_currencies_and_countries_in_use(admin_client, buyer):
