@@ -5,6 +5,7 @@ from functools import cache
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
@@ -17,7 +18,7 @@ from import_export.forms import ImportForm
 
 from . import admin_lists, exports, imports, quality, services, validators
 from .admin_shared import OptionsFilter
-from .models import Category, Customer, LineItem, Order, Product, Store
+from .models import ZERO, Category, Customer, LineItem, Order, Product, Store
 from .resources import CustomerResource, OrderResource, ProductResource
 
 admin.site.site_header = "Store admin"
@@ -96,6 +97,39 @@ class ValuesInUseFilter(admin.AllValuesFieldListFilter):
     def __init__(self, field, request, params, model, model_admin, field_path):
         super().__init__(field, request, params, model, model_admin, field_path)
         self.lookup_choices = admin_lists.values_in_use(model, field_path)
+
+
+class CountedListMixin:
+    """A big list counted by its admin_lists paginator: the live rows from the feed's counters
+    when nothing filters the list, at most COUNT_CAP rows otherwise."""
+
+    show_full_result_count = False
+    # The list's own parameters; any other one filters or searches the list.
+    LIST_PARAMETERS = {"p", "o", "e", "_changelist_filters", "_popup", "_to_field"}
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        filtered = any(v for k, v in request.GET.items() if k not in self.LIST_PARAMETERS)
+        return self.paginator(
+            queryset,
+            per_page,
+            orphans=orphans,
+            allow_empty_first_page=allow_empty_first_page,
+            live_only=not filtered,
+        )
+
+
+class CustomerChangeList(ChangeList):
+    """The customer list, with each row's orders_count and total_spent read for the page's rows
+    only, in one query (annotated on the list's queryset, SQLite computes them for every row
+    the search matched before sorting them)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        figures = admin_lists.customer_figures([row.pk for row in self.result_list])
+        for row in self.result_list:
+            found = figures.get(row.pk, {})
+            row.orders_count = found.get("orders_count", 0)
+            row.total_spent = found.get("total_spent", ZERO)
 
 
 class LimitedImportForm(ImportForm):
@@ -323,7 +357,9 @@ class StoreAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ListDisplayMixin, ImportExportAdmin, ServiceAdmin):  # type: ignore[misc]
+class CustomerAdmin(  # type: ignore[misc]
+    CountedListMixin, ListDisplayMixin, ImportExportAdmin, ServiceAdmin
+):
     resource_classes = [CustomerResource]
     import_help = (
         "Customers are matched by <code>email</code>: a known email updates the customer. "
@@ -345,7 +381,12 @@ class CustomerAdmin(ListDisplayMixin, ImportExportAdmin, ServiceAdmin):  # type:
         "is_deleted",
     ]
     list_display_links = ["id", "email"]
+    # Searched by admin_lists.customer_search: the start of a name or of an email, a phone
+    # number in any formatting, each through an index.
     search_fields = ["email", "first_name", "last_name", "phone"]
+    search_help_text = (
+        "The start of a name (first, last, or first and last), of an email, or a phone number."
+    )
     list_filter = [
         DeletedFilter,
         QualityFilter,
@@ -357,17 +398,21 @@ class CustomerAdmin(ListDisplayMixin, ImportExportAdmin, ServiceAdmin):  # type:
     ]
     fields = [*services.CUSTOMER_FIELDS, "created_at", "updated_at", "deleted_at"]
     readonly_fields = ["created_at", "updated_at", "deleted_at"]
-    show_full_result_count = False
+    paginator = admin_lists.CustomerListPaginator
     list_per_page = 50
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).with_order_stats()
+    def get_changelist(self, request, **kwargs):
+        return CustomerChangeList
 
-    @admin.display(description="orders", ordering="orders_count")
+    def get_search_results(self, request, queryset, search_term):
+        return admin_lists.customer_search(queryset, search_term), False
+
+    # Not sortable: sorting by a figure computes it for every customer.
+    @admin.display(description="orders")
     def orders_count(self, obj) -> int:
         return obj.orders_count
 
-    @admin.display(description="total spent", ordering="total_spent")
+    @admin.display(description="total spent")
     def total_spent(self, obj):
         return obj.total_spent
 
@@ -440,7 +485,9 @@ class OrderForm(ServiceForm):
 
 
 @admin.register(Order)
-class OrderAdmin(ListDisplayMixin, ImportExportAdmin, ServiceAdmin):  # type: ignore[misc]
+class OrderAdmin(  # type: ignore[misc]
+    CountedListMixin, ListDisplayMixin, ImportExportAdmin, ServiceAdmin
+):
     resource_classes = [OrderResource]
     import_help = (
         "One row per order. An empty <code>id</code> creates an order; a known id updates it. "
@@ -500,11 +547,7 @@ class OrderAdmin(ListDisplayMixin, ImportExportAdmin, ServiceAdmin):  # type: ig
         ),
         ("History", {"fields": ["created_at", "updated_at", "deleted_at"]}),
     ]
-    show_full_result_count = False
     list_per_page = 50
-
-    # The list's own parameters; any other one filters or searches the list.
-    LIST_PARAMETERS = {"p", "o", "e", "_changelist_filters"}
 
     def get_search_results(self, request, queryset, search_term):
         return admin_lists.order_search(queryset, search_term), False
@@ -515,16 +558,6 @@ class OrderAdmin(ListDisplayMixin, ImportExportAdmin, ServiceAdmin):  # type: ig
         if "o" not in request.GET and any(k.startswith("ordered_at__") for k in request.GET):
             return ["-ordered_at"]
         return super().get_ordering(request)
-
-    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        filtered = any(v for k, v in request.GET.items() if k not in self.LIST_PARAMETERS)
-        return self.paginator(
-            queryset,
-            per_page,
-            orphans=orphans,
-            allow_empty_first_page=allow_empty_first_page,
-            live_only=not filtered,
-        )
 
     def save_model(self, request, obj, form, change):
         """Saved with its line items in save_related, by one service call."""

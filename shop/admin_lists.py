@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Lower
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan, StartsWith
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -22,6 +22,7 @@ from .models import Customer, PhoneDigits
 # per superblock of ids, kept by database triggers in the same transaction as every write.
 LIVE_COUNTS_TABLE = "feeds_liveblock"
 LIVE_ORDERS_ENTITY = "order/64k"
+LIVE_CUSTOMERS_ENTITY = "customer/64k"
 
 # From this many rows on, a page's ids are found before its rows (OrderListPaginator.page).
 DEEP_OFFSET = 5_000
@@ -50,14 +51,18 @@ def values_in_use(model: type[models.Model], field: str) -> list:
         return [row[0] for row in cursor.fetchall()]
 
 
-def live_orders_count() -> int | None:
-    """Return how many orders are live, from the feed's counters (None: no counts stored)."""
+def live_count(entity: str) -> int | None:
+    """Return how many rows of `entity` are live, from the feed's counters (None: no counts
+    stored)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT SUM(live) FROM {LIVE_COUNTS_TABLE} WHERE entity = %s", [LIVE_ORDERS_ENTITY]
-        )
+        cursor.execute(f"SELECT SUM(live) FROM {LIVE_COUNTS_TABLE} WHERE entity = %s", [entity])
         (live,) = cursor.fetchone()
     return None if live is None else int(live)
+
+
+def live_orders_count() -> int | None:
+    """Return how many orders are live, from the feed's counters (None: no counts stored)."""
+    return live_count(LIVE_ORDERS_ENTITY)
 
 
 def first_and_last(queryset: models.QuerySet, field: str) -> tuple[datetime | None, ...]:
@@ -81,17 +86,72 @@ def _next_prefix(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+def starts_with(expression, prefix: str) -> Q:
+    """Return a condition that the text `expression` starts with `prefix`, which an index on
+    the expression serves.
+
+    SQLite: a range (binary collation: exact for a prefix; its LIKE ignores case and so reads
+    no ordinary index). PostgreSQL: LIKE 'prefix%' on a text_pattern_ops index.
+    """
+    if connection.vendor == "postgresql":
+        return Q(StartsWith(expression, prefix))
+    at_least = Q(GreaterThanOrEqual(expression, prefix))
+    if prefix.rstrip(MAX_CHAR) == "":
+        return at_least
+    return at_least & Q(LessThan(expression, _next_prefix(prefix.rstrip(MAX_CHAR))))
+
+
+MAX_CHAR = chr(0x10FFFF)
+
+
+def lowered(text: str) -> str:
+    """Return `text` in lower case as the database's lower() writes it: SQLite's lower() folds
+    ASCII letters only."""
+    if connection.vendor == "sqlite":
+        return text.translate(ASCII_LOWER)
+    return text.lower()
+
+
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def customer_search(queryset: models.QuerySet, term: str) -> models.QuerySet:
+    """Return the customers matching what was typed in the customer list's search box.
+
+    A phone number in any formatting: the customers with that phone. Text with an @: the
+    customers whose email starts with it. Other text: the customers whose first name, last
+    name or email starts with it, or whose first name is its first word and last name starts
+    with the rest ("nour ha"). Any case; each through an index: no contains-search.
+    """
+    term = " ".join(term.split())
+    if not term:
+        return queryset
+    if PHONE_LIKE.fullmatch(term):
+        return queryset.filter(Exact(PhoneDigits("phone"), phone_digits(term)))
+    text = lowered(term)
+    email = starts_with(Lower("email"), text)
+    if "@" in term:
+        return queryset.filter(email)
+    found = starts_with(Lower("first_name"), text) | starts_with(Lower("last_name"), text)
+    if " " in text:
+        first, last = text.split(" ", 1)
+        found |= Q(Exact(Lower("first_name"), first)) & starts_with(Lower("last_name"), last)
+    return queryset.filter(found | email)
+
+
+def customer_figures(ids: list[int]) -> dict[int, dict]:
+    """Return orders_count and total_spent of the customers `ids` (a page of a list), by id."""
+    rows = Customer.objects.filter(pk__in=ids).with_order_stats().order_by()
+    return {row["id"]: row for row in rows.values("id", "orders_count", "total_spent")}
+
+
 def customers_by_email_prefix(prefix: str) -> models.QuerySet:
     """Return customers whose email starts with `prefix`, in any case, through an index.
 
     SQLite: a range of the unique index on lower(email) (binary collation: exact for a prefix).
     PostgreSQL: LIKE on the lower(email) text_pattern_ops index of migration 0007.
     """
-    prefix = prefix.lower()
-    customers = Customer.objects.annotate(email_lower=Lower("email"))
-    if connection.vendor == "postgresql":
-        return customers.filter(email_lower__startswith=prefix)
-    return customers.filter(email_lower__gte=prefix, email_lower__lt=_next_prefix(prefix))
+    return Customer.objects.filter(starts_with(Lower("email"), prefix.lower()))
 
 
 def phone_digits(text: str) -> str:
@@ -121,7 +181,7 @@ def order_search(queryset: models.QuerySet, term: str) -> models.QuerySet:
     return queryset.filter(customer_id__in=customers)
 
 
-class OrderListPaginator(Paginator):
+class ListPaginator(Paginator):
     """Counts without scanning: the unfiltered live list from the feed's live-row counters
     (exact, kept by triggers), any other list exactly up to COUNT_CAP rows; past the cap the
     count stops there and the page says "more than 10,000" (is_estimate).
@@ -132,6 +192,9 @@ class OrderListPaginator(Paginator):
     list of one page without the paginator's page(), so near pages stay one query.)
     """
 
+    # The feed's counter of the list's live rows.
+    live_entity: str
+
     def __init__(self, object_list, per_page, *, live_only: bool, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.live_only = live_only
@@ -140,7 +203,7 @@ class OrderListPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         if self.live_only:
-            live = live_orders_count()
+            live = live_count(self.live_entity)
             if live is not None:
                 return live
         rows = self.object_list.order_by()  # type: ignore[attr-defined]
@@ -161,6 +224,14 @@ class OrderListPaginator(Paginator):
             return self._get_page(rows[bottom:top], number, self)
         ids = list(rows.values_list("pk", flat=True)[bottom:top])
         return self._get_page(rows.filter(pk__in=ids), number, self)
+
+
+class OrderListPaginator(ListPaginator):
+    live_entity = LIVE_ORDERS_ENTITY
+
+
+class CustomerListPaginator(ListPaginator):
+    live_entity = LIVE_CUSTOMERS_ENTITY
 
 
 def localtime(value: datetime | None) -> datetime | None:

@@ -113,6 +113,20 @@ def store_currency() -> str:
     return Store.load().currency
 
 
+class PhoneDigits(models.Func):
+    """A phone number's digits: the formatting validate_phone allows, removed.
+
+    The characters are in the template, not parameters, so that a query's expression is the
+    text of the index's expression (SQLite only uses an expression index for identical text).
+    """
+
+    template = (
+        "REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(%(expressions)s, ' ', ''), '-', ''), "
+        "'(', ''), ')', ''), '+', '')"
+    )
+    output_field = models.CharField()
+
+
 # A customer's figures, as converted.in reads them and every door shows them:
 # - orders_count: the customer's live successful orders, in any currency;
 # - total_spent: the sum of those orders' totals that are in the customer's own currency
@@ -193,6 +207,13 @@ class Customer(SoftDeleteModel):
             models.Index(fields=["updated_at", "id"], name="customer_updated_id"),
             # The REST API's created_from / created_to.
             models.Index(fields=["created_at"], name="customer_created_at"),
+            # The admin finds a customer by the start of the first name, of the last name, or
+            # by the first name and the start of the last (admin_lists.customer_search); on
+            # PostgreSQL these two are text_pattern_ops indexes (migration 0010).
+            models.Index(Lower("first_name"), Lower("last_name"), name="customer_name_lower"),
+            models.Index(Lower("last_name"), name="customer_last_name_lower"),
+            # ... and by phone in any formatting.
+            models.Index(PhoneDigits("phone"), name="customer_phone_digits"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -312,20 +333,6 @@ class Product(SoftDeleteModel):
 
     def __str__(self) -> str:
         return self.title
-
-
-class PhoneDigits(models.Func):
-    """A phone number's digits: the formatting validate_phone allows, removed.
-
-    The characters are in the template, not parameters, so that a query's expression is the
-    text of the index's expression (SQLite only uses an expression index for identical text).
-    """
-
-    template = (
-        "REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(%(expressions)s, ' ', ''), '-', ''), "
-        "'(', ''), ')', ''), '+', '')"
-    )
-    output_field = models.CharField()
 
 
 class OrderQuerySet(SoftDeleteQuerySet):
