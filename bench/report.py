@@ -4,6 +4,7 @@ import platform
 from datetime import UTC, datetime
 
 from .admin import render_markdown as render_admin_markdown
+from .push import render_markdown as render_push_markdown
 
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 NOTES = [
@@ -154,7 +155,9 @@ def render_tables(results: list[dict]) -> str:
     return "\n\n".join(blocks)
 
 
-def render_markdown(results: list[dict], *, command: str, seconds: float) -> str:
+def render_markdown(
+    results: list[dict], *, command: str, seconds: float, pushed: list[dict] | None = None
+) -> str:
     out = [
         "# Feed benchmarks",
         "",
@@ -246,6 +249,8 @@ def render_markdown(results: list[dict], *, command: str, seconds: float) -> str
     admin = [result["admin"] for result in results if "admin" in result]
     if admin:
         out += [render_admin_markdown(admin, command=command), ""]
+    if pushed:
+        out += [render_push_markdown(pushed)]
     return "\n".join(out)
 
 
