@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--out", help="also write the figures to this JSON file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
     if args.serve:  # a receiver in its own process, for the delivery rate
         print(_receiver(), flush=True)
         threading.Event().wait()
@@ -204,6 +205,8 @@ def main() -> None:
             "latency_delivered": len(waits),
             "latency_p50_s": statistics.median(waits),
             "latency_p95_s": p95,
+            # The machine's 1-minute load average: on shared cores it moves every figure.
+            "load_average": [load_at_start, os.getloadavg()[0]],
         }
         Path(args.out).write_text(json.dumps(figures, indent=2))
 
@@ -321,11 +324,13 @@ def render_markdown(results: list[dict]) -> str:
         "each; the worker's delivery of one push per record (`push.delivery.deliver_due`) to "
         "a local receiver in another process; and the time from a write's commit to its "
         "push's arrival, one write every 150 ms, with a `manage.py db_worker` subprocess "
-        "polling every 0.1 s.",
+        f"polling every 0.1 s. The machine has {os.cpu_count()} CPUs; its load average "
+        "(1 minute, at the run's start and end) is given, since other jobs on shared cores "
+        "slow every figure.",
         "",
         "| database | orders | import off (s) | import on (s) | on / off | ms an order (on) | "
-        "events/s | commit-to-delivery p50 / p95 (ms) |",
-        "|---|---|---|---|---|---|---|---|",
+        "events/s | commit-to-delivery p50 / p95 (ms) | load average |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         out.append(
@@ -334,7 +339,9 @@ def render_markdown(results: list[dict]) -> str:
             f"{r['import_on_s'] / r['import_off_s']:.2f}x | "
             f"{r['import_on_s'] / r['orders'] * 1000:.1f} | "
             f"{r['events'] / r['delivery_s']:.0f} | "
-            f"{r['latency_p50_s'] * 1000:.0f} / {r['latency_p95_s'] * 1000:.0f} |"
+            f"{r['latency_p50_s'] * 1000:.0f} / {r['latency_p95_s'] * 1000:.0f} | "
+            + (" to ".join(f"{n:.1f}" for n in r["load_average"]) if "load_average" in r else "")
+            + " |"
         )
     out += ["", "| goal | measured | met |", "|---|---|---|"]
     for result in results:
