@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import api
+from . import api, push
 from .databases import ROOT, SETTINGS, WORK, PostgresServer, postgres_bin, sqlite_database
 from .report import render_markdown, render_tables
 
@@ -64,11 +64,15 @@ def main() -> None:
         help="where to write the Markdown report ('-' for none)",
     )
     api.add_arguments(parser)
+    push.add_arguments(parser)
     args = parser.parse_args()
     customers = args.customers or max(1, args.orders // 5)
     wanted = [name.strip() for name in args.databases.split(",") if name.strip()]
     if args.api_only:
         api.run(args, customers=customers, wanted=wanted)
+        return
+    if args.push_only:
+        push.write_section(args.output, push.run(args, wanted=wanted))
         return
     results = []
     started = time.perf_counter()
@@ -97,14 +101,21 @@ def main() -> None:
                     results[-1]["scaled"] = run_measure(url, args, crawl_only=True)
             finally:
                 server.stop()
+    pushed = push.run(args, wanted=wanted) if args.push_orders else []
     WORK.mkdir(exist_ok=True)
     (WORK / f"results-{args.orders}.json").write_text(json.dumps(results, indent=2))
     print()
     print(render_tables(results))
+    print(push.render_markdown(pushed) if pushed else "")
     command = "python -m bench " + " ".join(sys.argv[1:])
     if args.output != "-":
         Path(args.output).write_text(
-            render_markdown(results, command=command.strip(), seconds=time.perf_counter() - started)
+            render_markdown(
+                results,
+                command=command.strip(),
+                seconds=time.perf_counter() - started,
+                pushed=pushed,
+            )
         )
         print(f"\nWrote {args.output}")
     if args.api:

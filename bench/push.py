@@ -5,9 +5,13 @@ On a fresh database (DATABASE_URL, else a temporary SQLite file), measures:
   with it off (the outbox receiver disconnected): the ratio is the outbox's cost;
 - the worker's delivery rate (push.delivery.deliver_due) to a fast local receiver;
 - commit-to-delivery latency, idle: a `manage.py db_worker` subprocess, one write at a time.
+
+`python -m bench` runs it too (--push-orders, on each database) and writes its section of
+docs/benchmarks.md (render_markdown, below).
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -20,6 +24,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = "config.settings.test"
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+# The goals of pushing every change to converted.in.
+MAX_RATIO = 1.3
+MIN_EVENTS_PER_SECOND = 200
+MAX_P95_SECONDS = 2.0
 TOKEN = "cvin-bench-token-0123456789"
 ARRIVALS: dict[int, float] = {}
 
@@ -67,8 +76,10 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=2_000)
     parser.add_argument("--writes", type=int, default=60, help="writes for the latency")
+    parser.add_argument("--out", help="also write the figures to this JSON file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
     if args.serve:  # a receiver in its own process, for the delivery rate
         print(_receiver(), flush=True)
         threading.Event().wait()
@@ -110,7 +121,9 @@ def main() -> None:
         on.append(_import(args.orders, customer.email, product.handle))
     print(
         f"import {args.orders} orders: pushing off {min(off):.2f} s, on {min(on):.2f} s, "
-        f"ratio {min(on) / min(off):.3f}"
+        f"ratio {min(on) / min(off):.3f}; {min(off) / args.orders * 1000:.1f} ms an order off, "
+        f"{min(on) / args.orders * 1000:.1f} ms on",
+        flush=True,
     )
     PushEvent.objects.all().delete()
 
@@ -133,7 +146,8 @@ def main() -> None:
     delivered = PushEvent.objects.filter(status="delivered").count()
     print(
         f"delivery: {sent} pushes ({delivered} events) in {seconds:.2f} s, "
-        f"{sent / seconds:.0f} pushes/s"
+        f"{sent / seconds:.0f} pushes/s",
+        flush=True,
     )
 
     # 3. Commit-to-delivery latency with a worker idle between writes.
@@ -147,7 +161,13 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        time.sleep(2)
+        # Measure from the worker's first delivery on, not from its start-up.
+        ARRIVALS.clear()
+        services.customer_update(customer=customers[-1], first_name="Warm-up")
+        deadline = time.time() + 120
+        while customers[-1].pk not in ARRIVALS and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
         ARRIVALS.clear()
         committed = {}
         for target in customers[: args.writes]:
@@ -169,6 +189,166 @@ def main() -> None:
         f"commit-to-delivery, idle: {len(waits)}/{len(committed)} delivered, "
         f"median {statistics.median(waits) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms"
     )
+    if args.out:
+        from django.db import connection
+
+        figures = {
+            "vendor": connection.vendor,
+            "version": _server_version(connection),
+            "orders": args.orders,
+            "import_off_s": min(off),
+            "import_on_s": min(on),
+            "pushes": sent,
+            "events": delivered,
+            "delivery_s": seconds,
+            "latency_writes": len(committed),
+            "latency_delivered": len(waits),
+            "latency_p50_s": statistics.median(waits),
+            "latency_p95_s": p95,
+            # The machine's 1-minute load average: on shared cores it moves every figure.
+            "load_average": [load_at_start, os.getloadavg()[0]],
+        }
+        Path(args.out).write_text(json.dumps(figures, indent=2))
+
+
+def _server_version(connection) -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+        else:
+            cursor.execute("SELECT sqlite_version()")
+        return cursor.fetchone()[0].split()[0]
+
+
+# In `python -m bench` ----------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--push-orders",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="orders the push benchmark (bench/push.py) imports, pushing off and on; 0 skips it",
+    )
+    parser.add_argument(
+        "--push-only",
+        action="store_true",
+        help="run the push benchmark only and rewrite its section of the report",
+    )
+
+
+def _measure(database_url: str, orders: int) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = handle.name
+    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": SETTINGS}
+    command = [sys.executable, "-m", "bench.push", "--orders", str(orders), "--out", out]
+    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    figures = json.loads(Path(out).read_text())
+    Path(out).unlink()
+    return figures
+
+
+def run(args, *, wanted: list[str]) -> list[dict]:
+    """Measure pushing on a fresh database of each kind wanted; return the figures."""
+    from .databases import PostgresServer, postgres_bin
+
+    results = []
+    if "sqlite" in wanted:
+        print(f"Pushing, SQLite: {args.push_orders:,} orders", flush=True)
+        url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'push-bench.sqlite3'}"
+        results.append(_measure(url, args.push_orders))
+    if "postgresql" in wanted and (bin_dir := postgres_bin()) is not None:
+        print(f"Pushing, PostgreSQL: {args.push_orders:,} orders", flush=True)
+        server = PostgresServer(bin_dir)
+        server.start()
+        try:
+            server.psql("DROP DATABASE IF EXISTS bench_push")
+            server.psql("CREATE DATABASE bench_push")
+            results.append(_measure(server.url("bench_push"), args.push_orders))
+        finally:
+            server.stop()
+    return results
+
+
+def write_section(path: str, results: list[dict]) -> None:
+    """Put the push section in the report at `path`, in place of the one there (if any)."""
+    section = render_markdown(results)
+    print(section)
+    if path == "-" or not results:
+        return
+    report = Path(path)
+    text = report.read_text() if report.exists() else ""
+    before, heading, after = text.partition("## Pushing to converted.in")
+    rest = after[after.find("\n## ") + 1 :] if heading and "\n## " in after else ""
+    report.write_text(before.rstrip("\n") + "\n\n" + section + ("\n" + rest if rest else ""))
+    print(f"\nWrote its section of {path}")
+
+
+def goals(result: dict) -> list[tuple[str, str, bool]]:
+    """Return (goal, measured, met) for each goal of pushing to converted.in."""
+    name = NAMES.get(result["vendor"], result["vendor"])
+    ratio = result["import_on_s"] / result["import_off_s"]
+    rate = result["events"] / result["delivery_s"]
+    p95 = result["latency_p95_s"]
+    all_delivered = result["latency_delivered"] == result["latency_writes"]
+    return [
+        (
+            f"{name}: importing {result['orders']:,} orders with pushing on takes at most "
+            f"{MAX_RATIO}x as long as with it off",
+            f"{ratio:.2f}x ({result['import_on_s']:.1f} / {result['import_off_s']:.1f} s)",
+            ratio <= MAX_RATIO,
+        ),
+        (
+            f"{name}: at least {MIN_EVENTS_PER_SECOND} events/s delivered to a fast local receiver",
+            f"{rate:.0f} events/s ({result['events']:,} in {result['delivery_s']:.1f} s)",
+            rate >= MIN_EVENTS_PER_SECOND,
+        ),
+        (
+            f"{name}: commit-to-delivery p95 under {MAX_P95_SECONDS:.0f} s with the worker idle",
+            f"p95 {p95 * 1000:.0f} ms, p50 {result['latency_p50_s'] * 1000:.0f} ms "
+            f"({result['latency_delivered']}/{result['latency_writes']} delivered)",
+            p95 < MAX_P95_SECONDS and all_delivered,
+        ),
+    ]
+
+
+def render_markdown(results: list[dict]) -> str:
+    """The "Pushing to converted.in" section of docs/benchmarks.md."""
+    out = [
+        "## Pushing to converted.in",
+        "",
+        "Measured by bench/push.py on a fresh database of each kind (`python -m bench.push "
+        "--orders N` alone): an import of N orders through OrderResource, as the admin's import "
+        "does, with pushing off (the outbox receiver disconnected) and on, the best of two "
+        "each; the worker's delivery of one push per record (`push.delivery.deliver_due`) to "
+        "a local receiver in another process; and the time from a write's commit to its "
+        "push's arrival, one write every 150 ms, with a `manage.py db_worker` subprocess "
+        f"polling every 0.1 s. The machine has {os.cpu_count()} CPUs; its load average "
+        "(1 minute, at the run's start and end) is given, since other jobs on shared cores "
+        "slow every figure.",
+        "",
+        "| database | orders | import off (s) | import on (s) | on / off | ms an order (on) | "
+        "events/s | commit-to-delivery p50 / p95 (ms) | load average |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        out.append(
+            f"| {NAMES.get(r['vendor'], r['vendor'])} {r['version']} | {r['orders']:,} | "
+            f"{r['import_off_s']:.1f} | {r['import_on_s']:.1f} | "
+            f"{r['import_on_s'] / r['import_off_s']:.2f}x | "
+            f"{r['import_on_s'] / r['orders'] * 1000:.1f} | "
+            f"{r['events'] / r['delivery_s']:.0f} | "
+            f"{r['latency_p50_s'] * 1000:.0f} / {r['latency_p95_s'] * 1000:.0f} | "
+            + (" to ".join(f"{n:.1f}" for n in r["load_average"]) if "load_average" in r else "")
+            + " |"
+        )
+    out += ["", "| goal | measured | met |", "|---|---|---|"]
+    for result in results:
+        for goal, measured, met in goals(result):
+            out.append(f"| {goal} | {measured} | {'yes' if met else '**no**'} |")
+    out.append("")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import platform
 from datetime import UTC, datetime
 
 from .admin import render_markdown as render_admin_markdown
+from .push import render_markdown as render_push_markdown
 
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 NOTES = [
@@ -173,7 +174,9 @@ def heading(title: str, command: str, machine: str, took: str) -> list[str]:
     return [f"# {title}", "", f"Produced by `{command}` on {when} ({machine}); {took}", ""]
 
 
-def render_markdown(results: list[dict], *, command: str, seconds: float) -> str:
+def render_markdown(
+    results: list[dict], *, command: str, seconds: float, pushed: list[dict] | None = None
+) -> str:
     machine = (
         f"{platform.processor() or platform.machine()}, {_cpus()} CPUs, "
         f"Python {platform.python_version()}"
@@ -264,6 +267,8 @@ def render_markdown(results: list[dict], *, command: str, seconds: float) -> str
     admin = [result["admin"] for result in results if "admin" in result]
     if admin:
         out += [render_admin_markdown(admin, command=command), ""]
+    if pushed:
+        out += [render_push_markdown(pushed)]
     return "\n".join(out)
 
 

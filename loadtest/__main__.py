@@ -12,6 +12,9 @@ Phases:
 3. a gunicorn worker killed mid-request;
 4. clients that disconnect mid-response.
 Afterwards, no order may be half-written: each has line items and totals that match them.
+During the load a push worker (`manage.py db_worker`) sends every change to a local stand-in
+for converted.in; once the load ends and the queue drains, every outbox event written during
+the load must have been delivered (none failed or dropped).
 """
 
 import argparse
@@ -29,12 +32,14 @@ import urllib.parse
 import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 FEED_TOKEN = "loadtest-feed-token-" + "x" * 16
 MAX_REQUESTS = 200_000  # a hard bound on top of the time limit
+PUSH_DRAIN_SECONDS = 180  # how long the push queue may take to drain after the load
 
 
 SECURITY_HEADING = "## Security"
@@ -362,6 +367,154 @@ def pg_ctl(action: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True)
 
 
+# Push ------------------------------------------------------------------------------------
+
+
+class PushReceiver:
+    """converted.in's webhook endpoint, on loopback: notes each record that arrives."""
+
+    def __init__(self):
+        from push.outbox import TOPIC_PREFIX
+
+        entities = {prefix: entity for entity, prefix in TOPIC_PREFIX.items()}
+        self.lock = threading.Lock()
+        self.received: set[tuple[str, int]] = set()
+        self.requests = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as converted.in's server would
+
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prefix = self.path.rstrip("/").split("/")[-2]
+                with receiver.lock:
+                    receiver.requests += 1
+                    receiver.received.add((entities.get(prefix, prefix), int(body["id"])))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/webhooks/api/"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class PushWorker:
+    """`manage.py db_worker` as the Procfile runs it, pushing to the receiver."""
+
+    def __init__(self, env, url):
+        from push.tasks import pump_start
+
+        pump_start()
+        env = {**env, "CONVERTEDIN_WEBHOOK_URL": url, "PUSH_POLL_SECONDS": "0.1"}
+        self.log = open(ROOT / "var" / "loadtest-worker.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [PYTHON, "manage.py", "db_worker", "--interval", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def last_push_event() -> int:
+    from django.db.models import Max
+
+    from push.models import PushEvent
+
+    return PushEvent.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+@dataclass
+class PushResult:
+    created: int = 0
+    delivered: int = 0
+    waiting: int = 0
+    failed: int = 0
+    never_arrived: int = 0  # records whose events are marked delivered but never arrived
+    orders_without_event: int = 0  # orders the API created that no event names
+    drained_after: float | None = None  # seconds after the load's end
+
+    @property
+    def lost(self) -> int:
+        return self.failed + self.never_arrived + self.orders_without_event
+
+
+def push_result(after_event: int, receiver: PushReceiver, created_orders: list[int]) -> PushResult:
+    """Wait (bounded) for the events written during the load to drain; then account for each."""
+    from django.db.models import Count
+
+    from push.models import PushEvent
+
+    events = PushEvent.objects.filter(id__gt=after_event)
+    waiting = events.filter(status__in=[PushEvent.Status.PENDING, PushEvent.Status.SENDING])
+    started = time.monotonic()
+    drained_after = None
+    while time.monotonic() - started < PUSH_DRAIN_SECONDS:
+        if not waiting.exists():
+            drained_after = time.monotonic() - started
+            break
+        time.sleep(0.5)
+    counts = dict(events.values_list("status").annotate(n=Count("id")).order_by())
+    delivered = set(events.filter(status="delivered").values_list("entity", "record_id"))
+    named = set(events.filter(entity="orders").values_list("record_id", flat=True))
+    with receiver.lock:
+        arrived = set(receiver.received)
+    return PushResult(
+        created=sum(counts.values()),
+        delivered=counts.get(PushEvent.Status.DELIVERED, 0),
+        waiting=counts.get(PushEvent.Status.PENDING, 0) + counts.get(PushEvent.Status.SENDING, 0),
+        failed=counts.get(PushEvent.Status.FAILED, 0),
+        never_arrived=len(delivered - arrived),
+        orders_without_event=len(set(created_orders) - named),
+        drained_after=drained_after,
+    )
+
+
+def report_push(result: PushResult, elapsed: float, receiver: PushReceiver) -> list[str]:
+    drained = (
+        f"{result.drained_after:.1f} s"
+        if result.drained_after is not None
+        else f"not within {PUSH_DRAIN_SECONDS} s"
+    )
+    return [
+        "## Pushing to converted.in during the load",
+        "",
+        "A push worker (`manage.py db_worker`, as the Procfile runs it) ran beside gunicorn "
+        "for the whole load, sending every change to a local stand-in for converted.in that "
+        "answers 200. After the load, the queue was left to drain (at most "
+        f"{PUSH_DRAIN_SECONDS} s); then every outbox event written during the load was "
+        "accounted for. Lost: failed, or marked delivered while its record never arrived, "
+        "or an order the API created that no event names.",
+        "",
+        "| events created | delivered | still waiting | failed | lost | pushes received | "
+        "events/s created during the load | queue drained after the load in |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {result.created:,} | {result.delivered:,} | {result.waiting} | {result.failed} | "
+        f"{result.lost} | {receiver.requests:,} | {result.created / elapsed:.0f} | {drained} |",
+        "",
+    ]
+
+
 # Phases ----------------------------------------------------------------------------------
 
 
@@ -410,7 +563,7 @@ def phase_load(base, seconds, api_key, customers, products):
         t.join(timeout=seconds + 120)
     stop.set()
     elapsed = time.perf_counter() - started
-    return stats, results, elapsed, len(created)
+    return stats, results, elapsed, created
 
 
 def phase_outage(base, outage_seconds=4):
@@ -575,10 +728,13 @@ def main(argv=None):
 
     django.setup()
     from feeds.tokens import feed_token_create
+    from push.tokens import push_token_store
     from shop.api.services import api_key_create
     from shop.models import Customer, Product
 
-    feed_token_create(name="load test", token=FEED_TOKEN)
+    push_token_store(
+        token_row=feed_token_create(name="load test", token=FEED_TOKEN), token=FEED_TOKEN
+    )
     _, api_key = api_key_create(
         name="load test",
         scopes=["orders.read", "orders.write", "customers.read", "products.read"],
@@ -590,17 +746,24 @@ def main(argv=None):
     server = Server(env, args.port)
     base = f"http://127.0.0.1:{args.port}"
     report = ["# Reliability: load and fault tests", ""]
+    receiver = PushReceiver()
+    worker = PushWorker(env, receiver.url)
     try:
-        print(f"phase 1: load for {args.seconds} s ...", flush=True)
-        stats, crawls, elapsed, created = phase_load(
+        print(f"phase 1: load for {args.seconds} s, pushing ...", flush=True)
+        after_event = last_push_event()
+        stats, crawls, elapsed, created_orders = phase_load(
             base, args.seconds, api_key, customers, products
         )
+        created = len(created_orders)
+        print("  waiting for the push queue to drain ...", flush=True)
+        pushed = push_result(after_event, receiver, created_orders)
+        worker.stop()
         report += [
             f"Measured by `make loadtest` (`python -m loadtest --seconds {args.seconds}`) on "
             f"{os.cpu_count()} cores: gunicorn with {env['WEB_CONCURRENCY']} sync workers, "
             f"PostgreSQL {os.environ.get('PGTMP_BIN', '').split('/')[-2] or ''} from "
             f"bin/with-postgres, a store of {args.customers:,} customers and "
-            f"{args.orders:,} orders.",
+            f"{args.orders:,} orders; a push worker beside it.",
             "",
             "## Load",
             "",
@@ -628,6 +791,7 @@ def main(argv=None):
             "touched during that crawl are therefore not judged (the deleters work on the "
             "newest orders).",
             "",
+            *report_push(pushed, elapsed, receiver),
         ]
 
         print("phase 2: PostgreSQL stopped mid-crawl ...", flush=True)
@@ -669,6 +833,8 @@ def main(argv=None):
             "",
         ]
     finally:
+        worker.stop()
+        receiver.stop()
         server.stop()
 
     from django.db import connections
@@ -684,7 +850,8 @@ def main(argv=None):
     )
     verdict = (
         f"5xx (other than 503 during the outage): {total_5xx}; lost: {lost}; "
-        f"duplicated: {duplicated}; half-written orders: {sum(problems.values())}."
+        f"duplicated: {duplicated}; half-written orders: {sum(problems.values())}; "
+        f"pushes lost: {pushed.lost}, still waiting: {pushed.waiting}."
     )
     report += ["", "## Verdict", "", verdict, ""]
     out = Path(args.out)
@@ -692,7 +859,15 @@ def main(argv=None):
     kept = out.read_text().partition(SECURITY_HEADING)[1:] if out.exists() else ("", "")
     out.write_text("\n".join(report) + ("\n\n" + "".join(kept) if kept[0] else ""))
     print("\n".join(report))
-    failed = total_5xx or lost or duplicated or sum(problems.values()) or recovered is None
+    failed = (
+        total_5xx
+        or lost
+        or duplicated
+        or sum(problems.values())
+        or recovered is None
+        or pushed.lost
+        or pushed.waiting
+    )
     return 1 if failed else 0
 
 

@@ -10,15 +10,18 @@ by handle, and an order's line items name their products by handle:
 Orders are matched by id: an empty id creates an order, a known id updates it.
 """
 
+import copy
 import re
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 from import_export import fields, resources, widgets
@@ -113,14 +116,19 @@ class LiveRecordWidget(widgets.ForeignKeyWidget):
     def __init__(self, model, field: str, lookup: str, missing: str):
         super().__init__(model, field=field)
         self.lookup, self.missing = lookup, missing
+        # Records already found, by the cell's text (a resource fills it for a whole batch).
+        self.known: dict[str, Any] = {}
 
     def clean(self, value, row=None, **kwargs):
         key = (value or "").strip()
         if not key:
             return None
-        record = self.model.objects.alive().filter(**{self.lookup: key}).first()
+        record = self.known.get(key)
+        if record is None:
+            record = self.model.objects.alive().filter(**{self.lookup: key}).first()
         if record is None:
             raise ValueError(self.missing.format(key=key))
+        self.known[key] = record
         return record
 
 
@@ -137,9 +145,24 @@ def category_by_handle() -> LiveRecordWidget:
     return LiveRecordWidget(Category, "handle", "handle", "No category with handle {key!r}.")
 
 
-def parse_line_items(text: str) -> list[services.LineItemInput]:
-    """Parse `handle x quantity [@ price]; ...` into service inputs; ValueError names the item."""
-    parts = [p.strip() for p in (text or "").split(";") if p.strip()]
+def _line_item_parts(text: str) -> list[str]:
+    return [p.strip() for p in (text or "").split(";") if p.strip()]
+
+
+def line_item_handles(text: str) -> set[str]:
+    """The product handles a line items cell names (for fetching a batch's products at once)."""
+    matches = (LINE_ITEM.match(part) for part in _line_item_parts(text))
+    return {match["handle"] for match in matches if match}
+
+
+def parse_line_items(
+    text: str, *, known: dict[str, Product] | None = None
+) -> list[services.LineItemInput]:
+    """Parse `handle x quantity [@ price]; ...` into service inputs; ValueError names the item.
+
+    `known` maps handles to live products already fetched; others are looked up.
+    """
+    parts = _line_item_parts(text)
     if not parts:
         raise ValueError("An order needs at least one line item, e.g. 'tee-shirt x 2 @ 40.00'.")
     parsed, problems = [], []
@@ -149,9 +172,11 @@ def parse_line_items(text: str) -> list[services.LineItemInput]:
             problems.append(f"item {number} {part!r} is not 'handle x quantity [@ price]'")
             continue
         parsed.append((number, match["handle"], int(match["quantity"]), match["price"]))
-    products = {
-        p.handle: p for p in Product.objects.alive().filter(handle__in=[h for _, h, _, _ in parsed])
-    }
+    known = known or {}
+    products = {h: known[h] for _, h, _, _ in parsed if h in known}
+    missing = [h for _, h, _, _ in parsed if h not in products]
+    if missing:
+        products.update((p.handle, p) for p in Product.objects.alive().filter(handle__in=missing))
     items = []
     for number, handle, quantity, price in parsed:
         product = products.get(handle)
@@ -170,6 +195,31 @@ def parse_line_items(text: str) -> list[services.LineItemInput]:
     if problems:
         raise ValueError("; ".join(problems) + ".")
     return items
+
+
+def _chunks(values: list, size: int = 500):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def live_customers_by_email(cells) -> dict[str, Customer]:
+    """Live customers named by these cells, keyed by the cell's text (as customer_by_email
+    finds them; a cell that is not ASCII is left for that widget to look up alone)."""
+    keys = {str(cell).strip() for cell in cells if cell and str(cell).strip().isascii()}
+    found: dict[str, Customer] = {}
+    for chunk in _chunks(sorted({key.lower() for key in keys})):
+        for customer in (
+            Customer.objects.alive().alias(lower=Lower("email")).filter(lower__in=chunk)
+        ):
+            found[customer.email.lower()] = customer
+    return {key: found[key.lower()] for key in keys if key.lower() in found}
+
+
+def live_products_by_handle(handles) -> dict[str, Product]:
+    found: dict[str, Product] = {}
+    for chunk in _chunks(sorted(handles)):
+        found.update((p.handle, p) for p in Product.objects.alive().filter(handle__in=chunk))
+    return found
 
 
 def render_line_items(order: Order) -> str:
@@ -207,6 +257,10 @@ class ServiceResource(resources.ModelResource):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        # Options of its own, so that the write pass can skip the rows' diffs (only a dry
+        # run shows them) without touching other imports.
+        self._meta = copy.copy(self._meta)
+        self.writing = False
         self.writes = services.WRITES[self._meta.model]
         # Each resource has its own copies of the fields: read the store's settings once,
         # not once per row.
@@ -222,13 +276,17 @@ class ServiceResource(resources.ModelResource):
         self.writes.prepare(**{self.writes.kwarg: instance}, **self.service_data(instance))
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
-        """Report the cells that did not parse, then what the service finds in the rest."""
+        """Report the cells that did not parse, then what the service finds in the rest.
+
+        When writing, the service's create or update validates the row as it saves it (its
+        errors are the row's), so it is not prepared twice."""
         errors = dict(import_validation_errors or {})
-        try:
-            self.prepare(instance)
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                errors.setdefault(name, messages)
+        if not self.writing:
+            try:
+                self.prepare(instance)
+            except ValidationError as exc:
+                for name, messages in exc.message_dict.items():
+                    errors.setdefault(name, messages)
         if errors:
             raise ValidationError(errors)
 
@@ -252,16 +310,20 @@ class ServiceResource(resources.ModelResource):
             return checked
         size = int(settings.IMPORT_BATCH_ROWS)
         results = []
-        for start in range(0, len(dataset), size):
-            batch = type(dataset)(*dataset[start : start + size], headers=dataset.headers)
-            with transaction.atomic():
-                result = self.import_data_inner(
-                    batch, False, raise_errors, True, collect_failed_rows, **kwargs
-                )
-                results.append(result)
-                if result.has_errors() or result.has_validation_errors():
-                    transaction.set_rollback(True)
-                    break
+        skip_diff, self._meta.skip_diff, self.writing = self._meta.skip_diff, True, True
+        try:
+            for start in range(0, len(dataset), size):
+                batch = type(dataset)(*dataset[start : start + size], headers=dataset.headers)
+                with transaction.atomic():
+                    result = self.import_data_inner(
+                        batch, False, raise_errors, True, collect_failed_rows, **kwargs
+                    )
+                    results.append(result)
+                    if result.has_errors() or result.has_validation_errors():
+                        transaction.set_rollback(True)
+                        break
+        finally:
+            self._meta.skip_diff, self.writing = skip_diff, False
         return _merged(results, total_rows=len(dataset))
 
     def do_instance_save(self, instance, is_create):
@@ -341,8 +403,14 @@ class ProductResource(ServiceResource):
 class LineItemsField(fields.Field):
     """The order's line items in one cell; read and written by OrderResource itself."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Live products by handle, fetched for a whole batch by OrderResource.before_import.
+        self.known: dict[str, Product] = {}
+
     def save(self, instance, row, is_m2m=False, **kwargs):
-        instance._import_line_items = parse_line_items(row.get(self.column_name) or "")
+        text = row.get(self.column_name) or ""
+        instance._import_line_items = parse_line_items(text, known=self.known)
 
     def get_value(self, instance):
         return render_line_items(instance) if instance.pk else ""
@@ -407,8 +475,17 @@ class OrderResource(ServiceResource):
         skip_unchanged = False
 
     def before_import(self, dataset, **kwargs):
+        """Add the id column if missing; fetch the batch's customers and products at once."""
         if "id" not in dataset.headers:
             dataset.append_col([""] * len(dataset), header="id")
+        customers = self.fields["customer"].widget
+        line_items = self.fields["line_items"]
+        customers.known, line_items.known = {}, {}
+        if "customer_email" in dataset.headers:
+            customers.known = live_customers_by_email(dataset["customer_email"])
+        if "line_items" in dataset.headers:
+            handles = set().union(*(line_item_handles(str(t or "")) for t in dataset["line_items"]))
+            line_items.known = live_products_by_handle(handles)
 
     def get_instance(self, instance_loader, row):
         raw = row.get("id")

@@ -16,6 +16,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from . import figures, quality, signals
+from .cleaning import full_clean
 from .models import (
     ZERO,
     Category,
@@ -192,9 +193,10 @@ def assign(instance: models.Model, spec: Iterable[Field], data: Mapping[str, Any
 
 
 def validate(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:
-    """full_clean(), with a unique constraint's message on the field it names."""
+    """full_clean() (its check constraints in one query), with a unique constraint's message
+    on the field it names."""
     try:
-        instance.full_clean(exclude=list(exclude))
+        full_clean(instance, exclude=exclude)
     except ValidationError as exc:
         raise _name_the_field(exc) from None
 
@@ -380,7 +382,7 @@ def _line_item_rows(order: Order, items: list[LineItemInput], *, new: bool) -> l
         if new and item.product.deleted_at is not None:
             messages.append("This product is deleted: restore it first.")
         try:
-            row.full_clean(exclude=["order"])
+            full_clean(row, exclude=["order"])
         except ValidationError as exc:
             messages += exc.messages
         if messages:
@@ -440,6 +442,11 @@ def order_prepare_items(
     return rows
 
 
+# The amounts an order's totals are checked with (the constraint order_amounts_gte_0).
+ORDER_AMOUNTS = ("subtotal_price", "total_tax", "total_discounts", "total_price")
+_ORDER_FIELD_NAMES = tuple(field.name for field in Order._meta.fields)
+
+
 def _given_totals(data: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(name for name in ORDER_TOTALS if data.get(name) is not None)
 
@@ -458,7 +465,9 @@ def _write_order(order: Order, line_items, data: Mapping[str, Any]) -> Order:
     rows = order_prepare_items(
         order=order, line_items=line_items, totals_given=_given_totals(data), new=replace
     )
-    validate(order)  # the totals too, now that they are known
+    # The totals are known now: check them and the rules on amounts (order_prepare checked
+    # the other fields, which nothing has changed since).
+    validate(order, exclude=[name for name in _ORDER_FIELD_NAMES if name not in ORDER_AMOUNTS])
     _save(order)
     if replace:
         order.line_items.all().delete()
