@@ -394,7 +394,12 @@ class Order(SoftDeleteModel):
 
     class Meta(SoftDeleteModel.Meta):
         indexes = [
-            models.Index(fields=["customer", "financial_status"], name="order_customer_status"),
+            # A customer's figures (customer_figures_sql, with_order_stats): their live
+            # successful orders, and those in the customer's currency. With the currency in it,
+            # SQLite picks this index even before ANALYZE has given it statistics.
+            models.Index(
+                fields=["customer", "financial_status", "currency"], name="order_customer_figures"
+            ),
             models.Index(fields=["ordered_at"], name="order_ordered_at"),
             # The dashboard's figures and chart read live orders of a date range from this
             # index alone; deleted_at leads so planners without statistics still choose it.

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from shop.api.services import api_key_create
 from shop.models import Customer, customer_figures_sql
 from tests.factories import CustomerFactory, OrderFactory
+from tests.plans import plan
 
 
 @pytest.fixture
@@ -50,3 +51,16 @@ def test_the_api_and_the_feed_agree_on_a_two_currency_customer(two_currency_cust
 
     assert (from_api["orders_count"], from_api["total_spent"]) == (2, 4340.08)
     assert (from_feed["orders_count"], from_feed["total_spent"]) == (2, 4340.08)
+
+
+@pytest.mark.django_db
+def test_a_customers_figures_read_one_index_before_any_statistics():
+    """A store that grew through the admin or the API has no planner statistics; each figure
+    must still read the customer's orders through the customer's index, never every order in
+    a currency (which made pushing a customer cost a scan of its currency's orders)."""
+    figures = customer_figures_sql("c")
+    sql = f"SELECT {figures['orders_count']}, {figures['total_spent']} FROM shop_customer c"
+
+    found = plan(sql)
+
+    assert found.count("order_customer_figures") == 2, found
