@@ -3,6 +3,16 @@
 from django.db import migrations, models
 
 
+def analyze(apps, schema_editor):
+    """Give the planner statistics for the indexes the migrations since the store was seeded
+    have added: without them SQLite takes an unmeasured index for a selective one (the
+    dashboard's top products read every order in a currency, 0.45 s at a million orders,
+    instead of 0.04 s). A second or two at a million orders."""
+    with schema_editor.connection.cursor() as cursor:
+        for table in ("shop_order", "shop_customer", "shop_lineitem"):
+            cursor.execute(f"ANALYZE {schema_editor.quote_name(table)}")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("shop", "0010_customer_search_indexes"),
@@ -20,4 +30,5 @@ class Migration(migrations.Migration):
             model_name="order",
             name="order_customer_status",
         ),
+        migrations.RunPython(analyze, migrations.RunPython.noop, elidable=True),
     ]
