@@ -256,9 +256,9 @@ def render_markdown(
         "(index-only on PostgreSQL), the primary key (or, on SQLite, the `deleted_at` index",
         "whose entries carry the id) of",
         "`shop_order` / `shop_customer` for the page, `shop_lineitem (order_id)` for line items",
-        "and `order_customer_figures (customer_id, financial_status, currency)` for customer stats. The",
-        "naive plans show what it avoids: an `OFFSET` that reads every preceding row and a",
-        "`COUNT(*)` over the whole table, on every page.",
+        "and `order_customer_figures (customer_id, financial_status, currency)` for customer",
+        "stats. The naive plans show what it avoids: an `OFFSET` that reads every preceding row",
+        "and a `COUNT(*)` over the whole table, on every page.",
         "",
     ]
     for result in results:
