@@ -100,5 +100,6 @@ clean:
 loadtest: $(VENV)/.installed-dev
 	bin/with-postgres $(BIN)/python -m loadtest $(ARGS)
 
+# The feed, the admin's pages, the REST API and pushing, on SQLite and PostgreSQL.
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m bench $(ARGS)
+	$(BIN)/python -m bench --admin --api $(ARGS)
