@@ -180,3 +180,15 @@ class PostgresServer:
         # Fresh statistics and visibility map, as autovacuum would leave a live store.
         self.psql("VACUUM ANALYZE", database=name)
         return url
+
+
+def server_version() -> str:
+    """The version of the database Django is connected to (after django.setup())."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+        else:
+            cursor.execute("SELECT sqlite_version()")
+        return cursor.fetchone()[0].split()[0]

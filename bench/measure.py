@@ -37,6 +37,7 @@ from feeds.models import FeedToken  # noqa: E402
 from feeds.tokens import feed_token_create, hash_token  # noqa: E402
 from shop.models import Customer, LineItem, Order, Store  # noqa: E402
 
+from .databases import server_version  # noqa: E402
 from .process import measurement_arguments  # noqa: E402
 from .server import gunicorn  # noqa: E402
 
@@ -374,15 +375,6 @@ def crawl(entity: str = "orders") -> dict:
         "server_peak_rss_mb": peak,
         "crawler_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-
-
-def server_version() -> str:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-        else:
-            cursor.execute("SELECT sqlite_version()")
-        return cursor.fetchone()[0].split()[0]
 
 
 def main() -> None:

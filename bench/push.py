@@ -194,9 +194,11 @@ def main() -> None:
     if args.out:
         from django.db import connection
 
+        from .databases import server_version
+
         figures = {
             "vendor": connection.vendor,
-            "version": _server_version(connection),
+            "version": server_version(),
             "orders": args.orders,
             "import_off_s": min(off),
             "import_on_s": min(on),
@@ -211,15 +213,6 @@ def main() -> None:
             "load_average": [load_at_start, os.getloadavg()[0]],
         }
         Path(args.out).write_text(json.dumps(figures, indent=2))
-
-
-def _server_version(connection) -> str:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-        else:
-            cursor.execute("SELECT sqlite_version()")
-        return cursor.fetchone()[0].split()[0]
 
 
 # In `python -m bench` ----------------------------------------------------------------------
