@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
+from tests.push.test_worker import _stop, _wait
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "cvin-push-token-0123456789"
 
@@ -95,22 +97,6 @@ class Store:
         )
 
 
-def _wait(condition, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
-def _stop(*workers: subprocess.Popen) -> None:
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGKILL)
-        worker.wait()
-
-
 def test_a_worker_killed_mid_delivery_on_sqlite_loses_nothing(httpserver, tmp_path):
     arrived = threading.Event()
     bodies = []
@@ -135,7 +121,7 @@ def test_a_worker_killed_mid_delivery_on_sqlite_loses_nothing(httpserver, tmp_pa
         assert store.statuses() == ["sending"]
         item = json.loads(store.run(UPDATE.format(pk=pk)))
         workers.append(store.worker())
-        _wait(lambda: set(store.statuses()) == {"delivered"})
+        _wait(lambda: set(store.statuses()) == {"delivered"}, seconds=60)
     finally:
         _stop(*workers)
     assert len(store.statuses()) == 2
