@@ -12,7 +12,7 @@ UV := $(VENV)/.uv/bin/uv
 UV_SYNC := $(UV) sync --locked --python $(BIN)/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test test-sqlite test-postgres lint fmt lock migrate seed serve bench loadtest clean
+.PHONY: run test test-sqlite test-postgres redis-check lint fmt lock migrate seed serve bench loadtest clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -62,14 +62,23 @@ test: $(VENV)/.installed-dev lint
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
-test-sqlite: $(VENV)/.installed-dev
-	@echo "== test suite on SQLite"
-	env -u DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+# Each run has a throwaway Redis beside it (bin/with-redis) for the limits and the RQ worker.
+WITH_REDIS := $(shell command -v redis-server >/dev/null && echo bin/with-redis)
 
-test-postgres: $(VENV)/.installed-dev
+test-sqlite: $(VENV)/.installed-dev redis-check
+	@echo "== test suite on SQLite"
+	env -u DATABASE_URL $(WITH_REDIS) $(BIN)/pytest $(PYTEST_ARGS)
+
+redis-check:
+	@if [ -z "$(WITH_REDIS)" ]; then \
+		if [ -n "$$CI" ]; then echo "redis-server is missing: CI must install it." >&2; exit 1; fi; \
+		echo "!! redis-server not found: the Redis tests are skipped. apt-get install redis-server" >&2; \
+	fi
+
+test-postgres: $(VENV)/.installed-dev redis-check
 	@echo "== test suite on PostgreSQL"
 	@if bin/with-postgres true 2>/dev/null; then \
-		bin/with-postgres $(BIN)/pytest $(PYTEST_ARGS); \
+		bin/with-postgres $(WITH_REDIS) $(BIN)/pytest $(PYTEST_ARGS); \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL server binaries are missing: CI must install them." >&2; exit 1; \
 	else \

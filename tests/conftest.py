@@ -30,3 +30,22 @@ def staff_client(client, django_user_model):
         return client
 
     return login
+
+
+@pytest.fixture
+def redis_url():
+    """The throwaway Redis that `make test` starts (bin/with-redis), emptied before the test.
+
+    Outside `make test` the Redis tests are skipped; under CI a missing Redis is an error.
+    """
+    import os
+
+    url = os.environ.get("TEST_REDIS_URL", "")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("TEST_REDIS_URL is not set: run the suite through bin/with-redis")
+        pytest.skip("no Redis: run through bin/with-redis (make test does)")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
