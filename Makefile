@@ -12,7 +12,7 @@ UV := $(VENV)/.uv/bin/uv
 UV_SYNC := $(UV) sync --locked --python $(BIN)/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test test-sqlite test-postgres redis-check lint fmt lock migrate seed serve bench loadtest clean
+.PHONY: run manage test test-sqlite test-postgres redis-check lint fmt lock migrate seed serve bench loadtest clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -39,13 +39,23 @@ run: migrate
 		|| $(MANAGE) seed_demo --customers 500 --orders 5000
 	$(MANAGE) ensure_admin
 	@echo ""
-	@echo "  Store admin:  http://$(HOST):$(PORT)/admin/"
-	@echo "  REST API:     http://$(HOST):$(PORT)/api/docs/"
-	@echo "  Feed:         http://$(HOST):$(PORT)/convertedin/  (POST, token in the body)"
-	@echo "  Pushes:       sent by the worker beside the web server (Procfile)"
+	@echo "  Store admin:  http://$(HOST):$(PORT)/admin/  (user admin, the password above)"
+	@echo "  Connection:   http://$(HOST):$(PORT)/admin/convertedin/  (add a feed token here)"
+	@echo "  REST API:     http://$(HOST):$(PORT)/api/docs/  (a key: make manage ARGS=\"api_key create --name me --scopes customers.read\")"
+	@echo "  Feed:         curl -X POST http://$(HOST):$(PORT)/convertedin/storeinfo -d token=YOUR_FEED_TOKEN"
+	@echo "                (also /convertedin/categories, products, customers and orders, with page and per_page)"
+	@echo "  Health:       http://$(HOST):$(PORT)/healthz"
+	@echo "  Pushes:       sent by the worker beside the web server (Procfile). Ctrl-C stops both."
 	@echo ""
 	$(MANAGE) push_start
-	HOST=$(HOST) WEB_PORT=$(PORT) $(BIN)/honcho -f Procfile start
+	@# Ctrl-C stops honcho's processes, and only them: on a terminal honcho runs as its own job
+	@# (bash -m), so make is not interrupted, and honcho's 130 or 143 after Ctrl-C is a clean stop.
+	HOST=$(HOST) WEB_PORT=$(PORT) bash $$([ -t 0 ] && echo -m) -c '$(BIN)/honcho -f Procfile start; \
+		status=$$?; [ $$status -eq 130 ] || [ $$status -eq 143 ] || exit $$status'
+
+# Any management command with the project's virtualenv: make manage ARGS="seed_demo --orders 100"
+manage: $(VENV)/.installed
+	$(MANAGE) $(ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

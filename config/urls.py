@@ -11,6 +11,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots),
+    path("favicon.ico", views.favicon),
     path("admin/convertedin/", include("feeds.connection")),
     path("admin/", admin.site.urls),
     path("convertedin/", include("feeds.urls")),

@@ -1,7 +1,8 @@
 """Site-wide views: the health check and error pages that answer JSON to machine clients."""
 
+from django.contrib.staticfiles import finders
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.defaults import page_not_found, server_error
@@ -56,3 +57,12 @@ def permission_denied(request, exception=None):
 
 def robots(request):
     return HttpResponse("User-agent: *\nDisallow: /\n", content_type="text/plain")
+
+
+@require_GET
+def favicon(request):
+    """The site's icon where browsers look for it first, kept by them for a day."""
+    icon = open(finders.find("shop/favicon.ico"), "rb")  # FileResponse closes it
+    response = FileResponse(icon, content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -193,6 +193,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        # Django's own loggers write once, as JSON: without this its default console handler
+        # (on with DEBUG) prints each message again as text.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "request": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": [], "level": "ERROR", "propagate": False},
         "django.request": {"filters": ["redact_feed_paths"]},
