@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from push import views as push_views
-from push.tokens import push_token_store
+from push.tokens import convertedin_token_add
 from shop.charts import Point, bar_line_chart
 from shop.dashboard import EpochBucket
 from shop.models import Store
@@ -31,7 +31,7 @@ from shop.models import Store
 from .builders import ENDPOINTS, PAGED, build_payload, render_endpoint
 from .models import FeedRequest, FeedToken
 from .pagination import DEFAULT_PER_PAGE
-from .tokens import feed_token_check, feed_token_create, feed_token_revoke
+from .tokens import feed_token_check, feed_token_revoke
 
 app_name = "feeds-connection"
 
@@ -232,15 +232,13 @@ def token_add_view(request):
     form = TokenForm(request.POST, prefix="token")
     if form.is_valid():
         try:
-            token = feed_token_create(
+            token = convertedin_token_add(
                 name=form.cleaned_data["name"], token=form.cleaned_data["token"]
             )
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
         else:
-            # Pushes carry the newest token: keep it, encrypted (push/tokens.py).
-            push_token_store(token_row=token, token=form.cleaned_data["token"])
             messages.success(request, f"Token “{token.name}” ending in …{token.hint} is active.")
     else:
         for field, errors in form.errors.items():
