@@ -7,6 +7,7 @@ site's `admin_view`, so it needs a staff login like the rest of the admin.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -179,6 +180,30 @@ def calls_per_hour(*, now: datetime, zone: ZoneInfo):
     return bar_line_chart(points, label_every=6, height=200)
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def push_destination() -> dict:
+    """Where pushes go, for the page: the webhook URL's host (never its path or credentials,
+    which may hold a secret) and whether it is the app's own local stand-in."""
+    parts = urlsplit(settings.CONVERTEDIN_WEBHOOK_URL)
+    host = parts.hostname or ""
+    shown = f"[{host}]" if ":" in host else host
+    if parts.port:
+        shown += f":{parts.port}"
+    local = (
+        settings.PUSH_LOCAL_RECEIVER
+        and host in LOOPBACK
+        and parts.path.startswith(reverse("push-receiver:received"))
+    )
+    return {
+        "host": shown,
+        "local": local,
+        "converted_in": host == urlsplit(settings.CONVERTEDIN_DEFAULT_WEBHOOK_URL).hostname,
+        "default_url": settings.CONVERTEDIN_DEFAULT_WEBHOOK_URL,
+    }
+
+
 def _base_url(request) -> str:
     return request.build_absolute_uri("/")
 
@@ -216,6 +241,8 @@ def connection_view(request):
             created_at__gte=now - timedelta(hours=24)
         ).count()
     context.update(push_views.push_context(user))
+    if "push" in context:
+        context["push_destination"] = push_destination()
     preview = request.GET.get("preview") or "storeinfo"
     if preview in context["previewable"]:
         context["preview"] = preview
