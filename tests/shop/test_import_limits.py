@@ -1,6 +1,7 @@
 """Imports refuse files over the limits before parsing them, and write in batches."""
 
 import io
+import time
 import zipfile
 
 import pytest
@@ -163,3 +164,96 @@ def test_a_long_shared_string_is_refused(settings):
             z.writestr(member, original.read(member))
         z.writestr("xl/sharedStrings.xml", "<sst><si><t>" + "a" * 51 + "</t></si></sst>")
     assert _check(out.getvalue(), "shared.xlsx") == "A cell is longer than 50 characters."
+
+
+# Bad input: a workbook whose parts are where its relationships say, not where they usually are.
+
+SHEET = "/xl/worksheets/sheet1.xml"
+
+
+def _relocated(rows_xml: str = "", *, sheet: str = "xl/other/sheet1.xml", strings=None) -> bytes:
+    """An XLSX whose only sheet lives at `sheet` (its path given, relative to xl/, by
+    workbook.xml.rels and the content types), with `rows_xml` after its header row; with
+    `strings`, a shared strings part at xl/other/strings.xml."""
+    source = io.BytesIO(_xlsx([["email"]]))
+    out = io.BytesIO()
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for member in original.infolist():
+            data = original.read(member)
+            name = member.filename
+            if name == SHEET[1:]:
+                name = sheet
+                data = data.replace(
+                    b"</row></sheetData>", b"</row>" + rows_xml.encode() + b"</sheetData>"
+                )
+            elif name == "xl/_rels/workbook.xml.rels":
+                data = data.replace(f'Target="{SHEET}"'.encode(), b'Target="other/sheet1.xml"')
+                data = data.replace(b"other/sheet1.xml", sheet.removeprefix("xl/").encode())
+            elif name == "[Content_Types].xml":
+                data = data.replace(SHEET.encode(), f"/{sheet}".encode())
+                if strings is not None:
+                    data = data.replace(
+                        b"</Types>",
+                        b'<Override PartName="/xl/other/strings.xml" ContentType="application/'
+                        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+                        b"</Types>",
+                    )
+            z.writestr(name, data)
+        if strings is not None:
+            z.writestr("xl/other/strings.xml", f"<sst><si><t>{strings}</t></si></sst>")
+    return out.getvalue()
+
+
+def test_the_import_reads_a_sheet_where_the_workbook_relationships_put_it():
+    """The crafted workbooks below are real ones: the import's parser reads their sheet."""
+    content = _relocated(_rows(3))
+    assert "xl/worksheets/sheet1.xml" not in zipfile.ZipFile(io.BytesIO(content)).namelist()
+    dataset = tablib.Dataset().load(content, format="xlsx")
+    assert (dataset.headers, len(dataset)) == (["email"], 3)
+    assert _check(content, "moved.xlsx") is None
+
+
+def test_a_sheet_outside_xl_worksheets_is_counted_and_refused_within_a_second():
+    content = _relocated(_rows(60_000))
+    assert len(content) < 400_000
+    started = time.perf_counter()
+    message = _check(content, "moved.xlsx")
+    elapsed = time.perf_counter() - started
+    assert message == "The file has more than 50,000 rows: split it into smaller files."
+    assert elapsed < 1.0
+
+
+def test_the_admin_refuses_a_moved_sheet_of_too_many_rows_on_the_file_field(admin_client, store):
+    upload = SimpleUploadedFile("moved.xlsx", _relocated(_rows(60_000)))
+    started = time.perf_counter()
+    response = admin_client.post(
+        reverse("admin:shop_customer_import"),
+        {"import_file": upload, "format": "1", "resource": "0"},
+    )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "import_file": ["The file has more than 50,000 rows: split it into smaller files."]
+    }
+    # The check itself takes well under a second (above); this bounds the whole request,
+    # with its upload and session, loosely enough for a busy machine.
+    assert elapsed < 2.0
+    assert Customer.objects.count() == 0
+
+
+def test_shared_strings_where_the_content_types_put_them_are_checked(settings):
+    settings.IMPORT_MAX_CELL_CHARS = 50
+    assert _check(_relocated(strings="a" * 50), "ok.xlsx") is None
+    assert _check(_relocated(strings="a" * 51), "long.xlsx") == (
+        "A cell is longer than 50 characters."
+    )
+
+
+def test_a_workbook_naming_a_missing_sheet_cannot_be_read():
+    content = _relocated(_rows(3))
+    source, out = zipfile.ZipFile(io.BytesIO(content)), io.BytesIO()
+    with source, zipfile.ZipFile(out, "w") as z:
+        for member in source.infolist():
+            if member.filename != "xl/other/sheet1.xml":
+                z.writestr(member, source.read(member))
+    assert _check(out.getvalue(), "missing.xlsx") == "The XLSX workbook cannot be read."
