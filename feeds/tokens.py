@@ -41,7 +41,9 @@ def feed_token_check(token: str) -> str:
     """Return the token stripped; raise ValidationError if unfit or already registered."""
     token = (token or "").strip()
     if not _storable(token):
-        raise ValidationError({"token": "The token holds a character that is not valid text."}, code="unencodable")
+        raise ValidationError(
+            {"token": "The token holds a character that is not valid text."}, code="unencodable"
+        )
     if len(token) < MIN_LENGTH:
         raise ValidationError(
             {"token": f"A token has at least {MIN_LENGTH} characters."}, code="too_short"
