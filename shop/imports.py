@@ -61,13 +61,21 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+def _is(tag: str, *names: str) -> bool:
+    return any(tag == name or tag.endswith("}" + name) for name in names)
+
+
 def _sheet_rows(archive: zipfile.ZipFile, name: str) -> Iterator[list[str]]:
     """Stream a worksheet's rows as the texts of their cells. (openpyxl first reads a whole
     sheet that does not state its size, which is what a hostile file does.)"""
+    texts: list[str] = []
     with archive.open(name) as xml:
         for _, element in ElementTree.iterparse(xml):
-            if _local(element.tag) == "row":
-                yield [text.text or "" for text in element.iter() if _local(text.tag) in ("v", "t")]
+            if _is(element.tag, "v", "t"):
+                texts.append(element.text or "")
+            elif _is(element.tag, "row"):
+                yield texts
+                texts = []
                 element.clear()
 
 

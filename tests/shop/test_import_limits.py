@@ -216,28 +216,27 @@ def test_the_import_reads_a_sheet_where_the_workbook_relationships_put_it():
 def test_a_sheet_outside_xl_worksheets_is_counted_and_refused_within_a_second():
     content = _relocated(_rows(60_000))
     assert len(content) < 400_000
-    started = time.perf_counter()
+    # Processor time, which other work on a busy machine does not stretch as it does a clock.
+    started = time.process_time()
     message = _check(content, "moved.xlsx")
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert message == "The file has more than 50,000 rows: split it into smaller files."
     assert elapsed < 1.0
 
 
 def test_the_admin_refuses_a_moved_sheet_of_too_many_rows_on_the_file_field(admin_client, store):
     upload = SimpleUploadedFile("moved.xlsx", _relocated(_rows(60_000)))
-    started = time.perf_counter()
+    started = time.process_time()
     response = admin_client.post(
         reverse("admin:shop_customer_import"),
         {"import_file": upload, "format": "1", "resource": "0"},
     )
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert response.status_code == 200
     assert response.context["form"].errors == {
         "import_file": ["The file has more than 50,000 rows: split it into smaller files."]
     }
-    # The check itself takes well under a second (above); this bounds the whole request,
-    # with its upload and session, loosely enough for a busy machine.
-    assert elapsed < 2.0
+    assert elapsed < 1.0
     assert Customer.objects.count() == 0
 
 
