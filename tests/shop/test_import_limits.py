@@ -1,6 +1,7 @@
 """Imports refuse files over the limits before parsing them, and write in batches."""
 
 import io
+import os
 import time
 import zipfile
 
@@ -256,3 +257,101 @@ def test_a_workbook_naming_a_missing_sheet_cannot_be_read():
             if member.filename != "xl/other/sheet1.xml":
                 z.writestr(member, source.read(member))
     assert _check(out.getvalue(), "missing.xlsx") == "The XLSX workbook cannot be read."
+
+
+# Bad input: a confirmation that names a file other than its own upload.
+
+CSV = b"email,first_name,last_name\nnour@example.com,Nour,Ali\n"
+
+
+def _preview(client) -> dict:
+    """Upload a CSV for a customer import; return the confirm form's fields as posted."""
+    response = client.post(
+        reverse("admin:shop_customer_import"),
+        {"import_file": SimpleUploadedFile("c.csv", CSV), "format": "0", "resource": "0"},
+    )
+    assert response.status_code == 200
+    return dict(response.context["confirm_form"].initial)
+
+
+def _confirm(client, fields: dict):
+    return client.post(reverse("admin:shop_customer_process_import"), fields)
+
+
+def _refused(response, message: str) -> None:
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html
+    assert 'name="import_file"' in html  # the import page again, to upload the file anew
+    assert Customer.objects.count() == 0
+
+
+FORGED = "This confirmation does not name a file uploaded here, or is over a day old"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["nope", "../../../etc/passwd", "/etc/passwd", "", "x" * 300, "a:b:c"],
+)
+def test_a_confirmation_naming_another_file_is_a_400(admin_client, store, name):
+    fields = _preview(admin_client)
+    _refused(_confirm(admin_client, {**fields, "import_file_name": name}), FORGED)
+
+
+def test_a_confirmation_naming_a_real_file_in_the_temporary_folder_is_a_400(
+    admin_client, store, tmp_path
+):
+    import tempfile
+
+    fields = _preview(admin_client)
+    with tempfile.NamedTemporaryFile(suffix=".csv") as other:
+        other.write(CSV)
+        other.flush()
+        for name in (other.name, os.path.basename(other.name)):
+            _refused(_confirm(admin_client, {**fields, "import_file_name": name}), FORGED)
+
+
+def test_another_users_confirmation_is_a_400(admin_client, store, django_user_model):
+    fields = _preview(admin_client)
+    other = django_user_model.objects.create_superuser("other", "", "pw")
+    admin_client.force_login(other)
+    _refused(_confirm(admin_client, fields), FORGED)
+
+
+def test_a_confirmation_for_another_model_is_a_400(admin_client, store):
+    fields = _preview(admin_client)
+    response = admin_client.post(reverse("admin:shop_product_process_import"), fields)
+    assert response.status_code == 400
+    assert FORGED in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("format", "9", "Choose a format offered on the import page."),
+        ("format", "x", "Choose a format offered on the import page."),
+        ("format", "-1", "Choose a format offered on the import page."),
+        ("resource", "7", "Choose a resource offered on the import page."),
+    ],
+)
+def test_a_confirmation_with_a_format_or_resource_not_offered_is_a_400(
+    admin_client, store, field, value, message
+):
+    fields = _preview(admin_client)
+    _refused(_confirm(admin_client, {**fields, field: value}), message)
+
+
+def test_a_confirmation_sent_twice_imports_once_then_is_a_400(admin_client, store):
+    fields = _preview(admin_client)
+    assert _confirm(admin_client, fields).status_code == 302
+    assert Customer.objects.count() == 1
+    again = _confirm(admin_client, fields)
+    assert again.status_code == 400
+    assert "The uploaded file is gone (imported already?): upload it again." in (
+        again.content.decode()
+    )
+    assert Customer.objects.count() == 1
+
+
+def test_the_confirm_step_takes_only_a_post(admin_client, store):
+    assert admin_client.get(reverse("admin:shop_customer_process_import")).status_code == 405
