@@ -206,14 +206,13 @@ class ImportExportAdmin(ImportExportMixin):
 
     formats = [CSV, XLSX]
     import_form_class = LimitedImportForm
+    confirm_form_class = SignedConfirmImportForm
     import_help = ""
 
     def has_import_permission(self, request):
         """An import adds and changes records: it needs both permissions (the add one through
         IMPORT_EXPORT_IMPORT_PERMISSION_CODE)."""
         return super().has_import_permission(request) and self.has_change_permission(request)
-
-    confirm_form_class = SignedConfirmImportForm
 
     def _confirm_salt(self, request) -> str:
         return f"shop.import-confirm:{self.model._meta.label}:{request.user.pk}"
