@@ -97,18 +97,17 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    from feeds.tokens import feed_token_create
     from push import outbox
     from push.delivery import deliver_due
     from push.models import PushEvent
     from push.tasks import pump
-    from push.tokens import push_token_store
+    from push.tokens import convertedin_token_add
     from shop import services, signals
     from tests.factories import CustomerFactory, ProductFactory, StoreFactory
 
     settings.CONVERTEDIN_WEBHOOK_URL = url
     StoreFactory(base_url="https://bench.example.com/")
-    push_token_store(token_row=feed_token_create(name="bench", token=TOKEN), token=TOKEN)
+    convertedin_token_add(name="bench", token=TOKEN)
     # Five orders a customer, as in the demo store: with every order on one customer,
     # PostgreSQL's statistics say any customer has them all, and a customer's push scans them.
     emails = [CustomerFactory().email for _ in range(max(1, args.orders // 5))]

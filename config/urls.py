@@ -1,5 +1,5 @@
 """Root URLs: the admin and its converted.in connection page, the converted.in feed, the REST
-API and its schema, the health check."""
+API and its schema, the health check, and the local stand-in for converted.in's webhooks."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -16,6 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("convertedin/", include("feeds.urls")),
     path("api/", include("shop.api.urls")),
+    # converted.in's stand-in for local settings; a 404 unless PUSH_LOCAL_RECEIVER is on.
+    path("dev/convertedin/", include("push.receiver")),
 ]
 
 handler400 = "config.views.bad_request"

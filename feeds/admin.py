@@ -1,78 +1,12 @@
-"""Admin for feed tokens (paste one in, revoke it; never shown) and the feed's request log."""
+"""Admin for the feed's request log.
 
-from django import forms
+The feed tokens' admin is registered by push/admin.py: adding a token there also keeps the
+copy pushes carry (push.tokens.convertedin_token_add), and feeds does not import push.
+"""
+
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 
-from shop.admin_shared import revoke_rows
-
-from .models import FeedRequest, FeedToken
-from .tokens import feed_token_check, feed_token_create, feed_token_revoke
-
-
-class FeedTokenAddForm(forms.ModelForm):
-    token = forms.CharField(
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Paste the token converted.in gave you. Only its last 4 characters stay "
-        "readable; the token itself is never shown again.",
-    )
-
-    class Meta:
-        model = FeedToken
-        fields = ["name"]
-
-    def clean_token(self) -> str:
-        try:
-            return feed_token_check(self.cleaned_data["token"])
-        except ValidationError as exc:
-            raise ValidationError(exc.message_dict["token"]) from exc
-
-
-@admin.register(FeedToken)
-class FeedTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "masked", "created_at", "last_used_at", "status"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
-    search_fields = ["name", "hint"]
-    readonly_fields = ["masked", "created_at", "last_used_at", "revoked_at"]
-    actions = ["revoke_selected"]
-
-    @admin.display(description="token")
-    def masked(self, obj: FeedToken) -> str:
-        return f"…{obj.hint}" if obj.hint else "-"
-
-    @admin.display(description="status")
-    def status(self, obj: FeedToken) -> str:
-        return "active" if obj.is_active else "revoked"
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = FeedTokenAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["name", "token"]
-        return ["name", "masked", "created_at", "last_used_at", "revoked_at"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            obj.save(update_fields=["name"])
-            return
-        created = feed_token_create(name=obj.name, token=form.cleaned_data["token"])
-        for field in ("id", "name", "digest", "hint", "created_at"):
-            setattr(obj, field, getattr(created, field))
-
-    def has_delete_permission(self, request, obj=None):
-        # Revoke instead: the request log keeps pointing at the token.
-        return False
-
-    @admin.action(description="Revoke selected tokens", permissions=["change"])
-    def revoke_selected(self, request, queryset):
-        done = ("Revoked %d token.", "Revoked %d tokens.")
-        revoke_rows(self, request, queryset, revoke=feed_token_revoke, kwarg="token", done=done)
+from .models import FeedRequest
 
 
 @admin.register(FeedRequest)

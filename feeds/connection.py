@@ -7,6 +7,7 @@ site's `admin_view`, so it needs a staff login like the rest of the admin.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -23,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from push import views as push_views
-from push.tokens import push_token_store
+from push.tokens import convertedin_token_add
 from shop.charts import Point, bar_line_chart
 from shop.dashboard import EpochBucket
 from shop.models import Store
@@ -31,7 +32,7 @@ from shop.models import Store
 from .builders import ENDPOINTS, PAGED, build_payload, render_endpoint
 from .models import FeedRequest, FeedToken
 from .pagination import DEFAULT_PER_PAGE
-from .tokens import feed_token_check, feed_token_create, feed_token_revoke
+from .tokens import feed_token_check, feed_token_revoke
 
 app_name = "feeds-connection"
 
@@ -179,6 +180,30 @@ def calls_per_hour(*, now: datetime, zone: ZoneInfo):
     return bar_line_chart(points, label_every=6, height=200)
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def push_destination() -> dict:
+    """Where pushes go, for the page: the webhook URL's host (never its path or credentials,
+    which may hold a secret) and whether it is the app's own local stand-in."""
+    parts = urlsplit(settings.CONVERTEDIN_WEBHOOK_URL)
+    host = parts.hostname or ""
+    shown = f"[{host}]" if ":" in host else host
+    if parts.port:
+        shown += f":{parts.port}"
+    local = (
+        settings.PUSH_LOCAL_RECEIVER
+        and host in LOOPBACK
+        and parts.path.startswith(reverse("push-receiver:received"))
+    )
+    return {
+        "host": shown,
+        "local": local,
+        "converted_in": host == urlsplit(settings.CONVERTEDIN_DEFAULT_WEBHOOK_URL).hostname,
+        "default_url": settings.CONVERTEDIN_DEFAULT_WEBHOOK_URL,
+    }
+
+
 def _base_url(request) -> str:
     return request.build_absolute_uri("/")
 
@@ -216,6 +241,8 @@ def connection_view(request):
             created_at__gte=now - timedelta(hours=24)
         ).count()
     context.update(push_views.push_context(user))
+    if "push" in context:
+        context["push_destination"] = push_destination()
     preview = request.GET.get("preview") or "storeinfo"
     if preview in context["previewable"]:
         context["preview"] = preview
@@ -232,15 +259,13 @@ def token_add_view(request):
     form = TokenForm(request.POST, prefix="token")
     if form.is_valid():
         try:
-            token = feed_token_create(
+            token = convertedin_token_add(
                 name=form.cleaned_data["name"], token=form.cleaned_data["token"]
             )
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
         else:
-            # Pushes carry the newest token: keep it, encrypted (push/tokens.py).
-            push_token_store(token_row=token, token=form.cleaned_data["token"])
             messages.success(request, f"Token “{token.name}” ending in …{token.hint} is active.")
     else:
         for field, errors in form.errors.items():

@@ -28,9 +28,22 @@ def hash_token(token: str) -> str:
     return hmac.new(key.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
+def _storable(token: str) -> bool:
+    """False for text that has no UTF-8 form (a lone surrogate from a JSON `\\ud800`)."""
+    try:
+        token.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def feed_token_check(token: str) -> str:
     """Return the token stripped; raise ValidationError if unfit or already registered."""
     token = (token or "").strip()
+    if not _storable(token):
+        raise ValidationError(
+            {"token": "The token holds a character that is not valid text."}, code="unencodable"
+        )
     if len(token) < MIN_LENGTH:
         raise ValidationError(
             {"token": f"A token has at least {MIN_LENGTH} characters."}, code="too_short"
@@ -68,13 +81,14 @@ def feed_token_revoke(*, token: FeedToken) -> FeedToken:
 
 
 def feed_token_match(token) -> int | None:
-    """Return the id of the active token equal to `token`, or None.
+    """Return the id of the active token equal to `token`, or None (also for a value that is
+    not text, or text no token can be).
 
     Every active token is compared in constant time, so neither a wrong token nor a revoked
     one answers faster than a right one. One query, whatever the token.
     """
-    if not isinstance(token, str) or not token or len(token) > MAX_LENGTH:
-        # Still one query, so a missing token costs what a wrong one costs.
+    if not isinstance(token, str) or not token or len(token) > MAX_LENGTH or not _storable(token):
+        # Still one query, so a missing or unreadable token costs what a wrong one costs.
         list(FeedToken.objects.filter(revoked_at__isnull=True).values_list("id"))
         return None
     digest = hash_token(token.strip())

@@ -727,14 +727,11 @@ def main(argv=None):
     import django
 
     django.setup()
-    from feeds.tokens import feed_token_create
-    from push.tokens import push_token_store
+    from push.tokens import convertedin_token_add
     from shop.api.services import api_key_create
     from shop.models import Customer, Product
 
-    push_token_store(
-        token_row=feed_token_create(name="load test", token=FEED_TOKEN), token=FEED_TOKEN
-    )
+    convertedin_token_add(name="load test", token=FEED_TOKEN)
     _, api_key = api_key_create(
         name="load test",
         scopes=["orders.read", "orders.write", "customers.read", "products.read"],

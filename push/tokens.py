@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from feeds.models import FeedToken
-from feeds.tokens import hash_token
+from feeds.tokens import feed_token_create, hash_token
 
 from .models import PushState
 
@@ -40,6 +40,15 @@ def push_token_store(*, token_row: FeedToken, token: str) -> None:
     if state.paused == PushState.Pause.REFUSED:
         state.paused, state.paused_at, state.paused_detail = "", None, ""
     state.save()
+
+
+@transaction.atomic
+def convertedin_token_add(*, name: str, token: str) -> FeedToken:
+    """Register a token converted.in gave the merchant: the feed's keyed hash and the copy
+    pushes carry, both or neither. Every door that adds a token calls this."""
+    row = feed_token_create(name=name, token=token)
+    push_token_store(token_row=row, token=token)
+    return row
 
 
 def push_token_paste(*, token: str) -> FeedToken:

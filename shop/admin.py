@@ -1,20 +1,25 @@
 """The store admin: customers, orders with their line items, products, categories, settings,
 the data quality report, and CSV/XLSX import and export."""
 
+import copy
+import os
 from functools import cache
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
-from import_export.forms import ImportForm
+from import_export.forms import ConfirmImportForm, ImportForm
 
 from . import admin_lists, exports, imports, quality, services, validators
 from .admin_shared import OptionsFilter
@@ -150,6 +155,48 @@ class LimitedImportForm(ImportForm):
         return data
 
 
+# How long a preview's confirmation stays valid.
+IMPORT_CONFIRM_SECONDS = 24 * 3600
+
+
+class SignedConfirmImportForm(ConfirmImportForm):
+    """The import's confirm step. Its file name is signed for the user and the model the
+    preview was made for, so it names that upload and no other file; its format and resource
+    must be ones offered."""
+
+    not_uploaded = (
+        "This confirmation does not name a file uploaded here, or is over a day old: "
+        "upload the file again."
+    )
+
+    def __init__(self, *args, salt: str, formats: int, resources: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.salt, self.formats, self.resources = salt, formats, resources
+        self.fields["import_file_name"].error_messages["required"] = self.not_uploaded
+
+    def clean_import_file_name(self) -> str:
+        try:
+            signed = self.cleaned_data["import_file_name"]
+            name = signing.loads(signed, salt=self.salt, max_age=IMPORT_CONFIRM_SECONDS)
+        except signing.BadSignature as exc:
+            raise ValidationError(self.not_uploaded) from exc
+        return os.path.basename(name)
+
+    def _index(self, field: str, count: int, *, blank: bool = False) -> str:
+        value = self.cleaned_data[field]
+        if blank and value == "":
+            return value
+        if not (value.isascii() and value.isdigit() and int(value) < count):
+            raise ValidationError(f"Choose a {field} offered on the import page.")
+        return value
+
+    def clean_format(self) -> str:
+        return self._index("format", self.formats)
+
+    def clean_resource(self) -> str:
+        return self._index("resource", self.resources, blank=True)
+
+
 class ImportExportAdmin(ImportExportMixin):
     """CSV and XLSX import with a dry-run preview; exports stream.
 
@@ -159,12 +206,57 @@ class ImportExportAdmin(ImportExportMixin):
 
     formats = [CSV, XLSX]
     import_form_class = LimitedImportForm
+    confirm_form_class = SignedConfirmImportForm
     import_help = ""
 
     def has_import_permission(self, request):
         """An import adds and changes records: it needs both permissions (the add one through
         IMPORT_EXPORT_IMPORT_PERMISSION_CODE)."""
         return super().has_import_permission(request) and self.has_change_permission(request)
+
+    def _confirm_salt(self, request) -> str:
+        return f"shop.import-confirm:{self.model._meta.label}:{request.user.pk}"
+
+    def get_confirm_form_kwargs(self, request, import_form=None):
+        return {
+            **super().get_confirm_form_kwargs(request, import_form),
+            "salt": self._confirm_salt(request),
+            "formats": len(self.get_import_formats()),
+            "resources": len(self.get_import_resource_classes(request)),
+        }
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if "import_file_name" in initial:
+            initial["import_file_name"] = signing.dumps(
+                initial["import_file_name"], salt=self._confirm_salt(request)
+            )
+        return initial
+
+    @method_decorator(require_POST)
+    def process_import(self, request, **kwargs):
+        """Confirm an import; a confirmation naming no upload of this page is a 400."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = self.create_confirm_form(request)
+        if not form.is_valid():
+            return self._upload_again(request, *[e for es in form.errors.values() for e in es])
+        try:
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:
+            return self._upload_again(
+                request, "The uploaded file is gone (imported already?): upload it again."
+            )
+
+    def _upload_again(self, request, *errors: str):
+        """Answer 400: the errors above the import page's empty form, as a GET shows it."""
+        for error in errors:
+            messages.error(request, error)
+        fresh = copy.copy(request)
+        fresh.method, fresh.POST = "GET", QueryDict()
+        response = self.import_action(fresh)
+        response.status_code = 400
+        return response
 
     def get_import_context_data(self, **kwargs):
         return {**super().get_import_context_data(**kwargs), "import_help": self.import_help}

@@ -248,9 +248,13 @@ CONTENT_SECURITY_POLICY = {
 #   TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
 # with RQ_QUEUES = {"default": {"URL": REDIS_URL}}, workers run by `manage.py rqworker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Where pushes go: {CONVERTEDIN_WEBHOOK_URL}{topic}. Local settings point it at the app's own
+# stand-in (push/receiver.py, on only where PUSH_LOCAL_RECEIVER is) instead of converted.in.
+CONVERTEDIN_DEFAULT_WEBHOOK_URL = "https://app.converted.in/api/webhooks/api/"
 CONVERTEDIN_WEBHOOK_URL = env.str(
-    "CONVERTEDIN_WEBHOOK_URL", default="https://app.converted.in/api/webhooks/api/"
+    "CONVERTEDIN_WEBHOOK_URL", default=CONVERTEDIN_DEFAULT_WEBHOOK_URL
 )
+PUSH_LOCAL_RECEIVER = False
 # Seconds before each retry of a push (429, 5xx, network error, timeout); then it fails.
 CONVERTEDIN_PUSH_RETRY_DELAYS: list[float] = [
     float(s)

@@ -1,7 +1,9 @@
 """Settings for `make run` on a merchant's or developer's machine."""
 
+from typing import cast
+
 from .base import *  # noqa: F403
-from .base import BASE_DIR
+from .base import BASE_DIR, LOGGING, env
 
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
@@ -21,3 +23,13 @@ def _local_secret() -> str:
 SECRET_KEY = _local_secret()
 FEED_TOKEN_HASH_KEY = SECRET_KEY
 API_KEY_HASH_KEY = SECRET_KEY
+
+# No push from a laptop reaches the real converted.in: they go to the app's own stand-in
+# (push/receiver.py), whose last pushes staff read at /dev/convertedin/. Set
+# CONVERTEDIN_WEBHOOK_URL to send them elsewhere (converted.in's is in base.py).
+PUSH_LOCAL_RECEIVER = True
+CONVERTEDIN_WEBHOOK_URL = env.str(
+    "CONVERTEDIN_WEBHOOK_URL",
+    default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}/dev/convertedin/",
+)
+cast(dict, LOGGING["loggers"])["push.receiver"] = {"level": "INFO"}

@@ -14,7 +14,12 @@ class ApiKeyAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
     def authenticate(self, request):
-        parts = get_authorization_header(request).split()
+        try:
+            parts = get_authorization_header(request).split()
+        except UnicodeEncodeError as exc:
+            # A header a WSGI server passes is Latin-1; text beyond it (a lone surrogate) can
+            # only come from in-process callers, and is no key either.
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.") from exc
         if not parts or parts[0].lower() != self.keyword:
             return None
         if len(parts) != 2:

@@ -1,4 +1,5 @@
 import pytest
+from rest_framework.test import APIClient
 from rest_framework.validators import UniqueValidator
 
 from shop.api import views
@@ -271,3 +272,32 @@ def test_a_request_both_malformed_and_conflicting_is_a_400_naming_both(api):
     response = api.post("/api/v1/orders", {"customer": 424242, "line_items": "none"}, format="json")
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"customer", "line_items"}
+
+
+# Bad input: a key no header can carry is a wrong key -------------------------------------
+
+WRONG_KEY = {
+    "status": 401,
+    "code": "authentication_failed",
+    "message": "Invalid, expired or revoked API key.",
+    "errors": {},
+}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        # What a WSGI server passes for raw bytes that are not ASCII: Latin-1 text.
+        "Bearer sk_store_\xff\xfe\x80",
+        "Bearer sk_store_\xe9t\xe9",
+        # Text no HTTP header holds, from an in-process caller: a lone surrogate, a euro sign.
+        "Bearer sk_store_\ud800",
+        "Bearer sk_store_\u20ac",
+    ],
+)
+def test_an_api_key_that_cannot_be_read_is_a_wrong_key(store, header, caplog):
+    response = APIClient().get("/api/v1/customers", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json() == WRONG_KEY
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []

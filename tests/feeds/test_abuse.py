@@ -60,3 +60,45 @@ def test_a_database_outage_is_a_503_with_retry_after(client, feed, monkeypatch):
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert response.json() == {"message": "The store's database is unavailable. Try again shortly."}
+
+
+# Bad input: a token no text can be is a wrong token, not a failure.
+
+SURROGATE_JSON = b'{"token": "\\ud800"}'
+MULTIPART = "multipart/form-data; boundary=BoUnDaRy"
+
+
+def _multipart(value: bytes) -> bytes:
+    return (
+        b'--BoUnDaRy\r\nContent-Disposition: form-data; name="token"\r\n\r\n'
+        + value
+        + b"\r\n--BoUnDaRy--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (SURROGATE_JSON, "application/json"),
+        (b'{"token": "' + TOKEN.encode() + b'\\udfff"}', "application/json"),
+        (b'{"token": "\\udfff' + TOKEN.encode() + b'"}', "application/json"),
+        (b"token=%ED%A0%80", "application/x-www-form-urlencoded"),
+        (b"token=" + TOKEN.encode() + b"%ED%A0%80", "application/x-www-form-urlencoded"),
+        (_multipart(b"\xed\xa0\x80"), MULTIPART),
+        (_multipart(TOKEN.encode() + b"\xff\xfe"), MULTIPART),
+    ],
+)
+def test_a_token_that_is_not_valid_text_is_a_wrong_token(client, feed, caplog, body, content_type):
+    response = client.post("/convertedin/orders", body, content_type=content_type)
+    assert response.status_code == 401
+    assert check_body("orders", response) == {"message": "Unauthenticated."}
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+
+
+def test_tokens_that_are_not_valid_text_count_as_wrong_ones(client, feed, settings):
+    settings.FEED_TOKEN_FAILURES_PER_MINUTE = 2
+    statuses = [
+        client.post("/convertedin/orders", SURROGATE_JSON, content_type="application/json")
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in statuses] == [401, 401, 429]

@@ -61,6 +61,14 @@ def test_unfit_tokens_are_refused(db, token):
         feed_token_create(name="x", token=token)
 
 
+def test_a_token_that_is_not_valid_text_is_refused_and_never_matches(db):
+    with pytest.raises(ValidationError, match="not valid text"):
+        feed_token_create(name="x", token="cvin-\ud800-0123456789")
+    assert FeedToken.objects.count() == 0
+    feed_token_create(name="a", token=TOKEN)
+    assert feed_token_match(TOKEN + "\udfff") is None
+
+
 def test_a_token_can_be_registered_once(db):
     feed_token_create(name="a", token=TOKEN)
     with pytest.raises(ValidationError, match="already registered"):

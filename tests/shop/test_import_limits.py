@@ -1,6 +1,8 @@
 """Imports refuse files over the limits before parsing them, and write in batches."""
 
 import io
+import os
+import time
 import zipfile
 
 import pytest
@@ -163,3 +165,193 @@ def test_a_long_shared_string_is_refused(settings):
             z.writestr(member, original.read(member))
         z.writestr("xl/sharedStrings.xml", "<sst><si><t>" + "a" * 51 + "</t></si></sst>")
     assert _check(out.getvalue(), "shared.xlsx") == "A cell is longer than 50 characters."
+
+
+# Bad input: a workbook whose parts are where its relationships say, not where they usually are.
+
+SHEET = "/xl/worksheets/sheet1.xml"
+
+
+def _relocated(rows_xml: str = "", *, sheet: str = "xl/other/sheet1.xml", strings=None) -> bytes:
+    """An XLSX whose only sheet lives at `sheet` (its path given, relative to xl/, by
+    workbook.xml.rels and the content types), with `rows_xml` after its header row; with
+    `strings`, a shared strings part at xl/other/strings.xml."""
+    source = io.BytesIO(_xlsx([["email"]]))
+    out = io.BytesIO()
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for member in original.infolist():
+            data = original.read(member)
+            name = member.filename
+            if name == SHEET[1:]:
+                name = sheet
+                data = data.replace(
+                    b"</row></sheetData>", b"</row>" + rows_xml.encode() + b"</sheetData>"
+                )
+            elif name == "xl/_rels/workbook.xml.rels":
+                data = data.replace(f'Target="{SHEET}"'.encode(), b'Target="other/sheet1.xml"')
+                data = data.replace(b"other/sheet1.xml", sheet.removeprefix("xl/").encode())
+            elif name == "[Content_Types].xml":
+                data = data.replace(SHEET.encode(), f"/{sheet}".encode())
+                if strings is not None:
+                    data = data.replace(
+                        b"</Types>",
+                        b'<Override PartName="/xl/other/strings.xml" ContentType="application/'
+                        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+                        b"</Types>",
+                    )
+            z.writestr(name, data)
+        if strings is not None:
+            z.writestr("xl/other/strings.xml", f"<sst><si><t>{strings}</t></si></sst>")
+    return out.getvalue()
+
+
+def test_the_import_reads_a_sheet_where_the_workbook_relationships_put_it():
+    """The crafted workbooks below are real ones: the import's parser reads their sheet."""
+    content = _relocated(_rows(3))
+    assert "xl/worksheets/sheet1.xml" not in zipfile.ZipFile(io.BytesIO(content)).namelist()
+    dataset = tablib.Dataset().load(content, format="xlsx")
+    assert (dataset.headers, len(dataset)) == (["email"], 3)
+    assert _check(content, "moved.xlsx") is None
+
+
+def test_a_sheet_outside_xl_worksheets_is_counted_and_refused_within_a_second():
+    content = _relocated(_rows(60_000))
+    assert len(content) < 400_000
+    # Processor time, which other work on a busy machine does not stretch as it does a clock.
+    started = time.process_time()
+    message = _check(content, "moved.xlsx")
+    elapsed = time.process_time() - started
+    assert message == "The file has more than 50,000 rows: split it into smaller files."
+    assert elapsed < 1.0
+
+
+def test_the_admin_refuses_a_moved_sheet_of_too_many_rows_on_the_file_field(admin_client, store):
+    upload = SimpleUploadedFile("moved.xlsx", _relocated(_rows(60_000)))
+    started = time.process_time()
+    response = admin_client.post(
+        reverse("admin:shop_customer_import"),
+        {"import_file": upload, "format": "1", "resource": "0"},
+    )
+    elapsed = time.process_time() - started
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "import_file": ["The file has more than 50,000 rows: split it into smaller files."]
+    }
+    assert elapsed < 1.0
+    assert Customer.objects.count() == 0
+
+
+def test_shared_strings_where_the_content_types_put_them_are_checked(settings):
+    settings.IMPORT_MAX_CELL_CHARS = 50
+    assert _check(_relocated(strings="a" * 50), "ok.xlsx") is None
+    assert _check(_relocated(strings="a" * 51), "long.xlsx") == (
+        "A cell is longer than 50 characters."
+    )
+
+
+def test_a_workbook_naming_a_missing_sheet_cannot_be_read():
+    content = _relocated(_rows(3))
+    source, out = zipfile.ZipFile(io.BytesIO(content)), io.BytesIO()
+    with source, zipfile.ZipFile(out, "w") as z:
+        for member in source.infolist():
+            if member.filename != "xl/other/sheet1.xml":
+                z.writestr(member, source.read(member))
+    assert _check(out.getvalue(), "missing.xlsx") == "The XLSX workbook cannot be read."
+
+
+# Bad input: a confirmation that names a file other than its own upload.
+
+CSV = b"email,first_name,last_name\nnour@example.com,Nour,Ali\n"
+
+
+def _preview(client) -> dict:
+    """Upload a CSV for a customer import; return the confirm form's fields as posted."""
+    response = client.post(
+        reverse("admin:shop_customer_import"),
+        {"import_file": SimpleUploadedFile("c.csv", CSV), "format": "0", "resource": "0"},
+    )
+    assert response.status_code == 200
+    return dict(response.context["confirm_form"].initial)
+
+
+def _confirm(client, fields: dict):
+    return client.post(reverse("admin:shop_customer_process_import"), fields)
+
+
+def _refused(response, message: str) -> None:
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html
+    assert 'name="import_file"' in html  # the import page again, to upload the file anew
+    assert Customer.objects.count() == 0
+
+
+FORGED = "This confirmation does not name a file uploaded here, or is over a day old"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["nope", "../../../etc/passwd", "/etc/passwd", "", "x" * 300, "a:b:c"],
+)
+def test_a_confirmation_naming_another_file_is_a_400(admin_client, store, name):
+    fields = _preview(admin_client)
+    _refused(_confirm(admin_client, {**fields, "import_file_name": name}), FORGED)
+
+
+def test_a_confirmation_naming_a_real_file_in_the_temporary_folder_is_a_400(
+    admin_client, store, tmp_path
+):
+    import tempfile
+
+    fields = _preview(admin_client)
+    with tempfile.NamedTemporaryFile(suffix=".csv") as other:
+        other.write(CSV)
+        other.flush()
+        for name in (other.name, os.path.basename(other.name)):
+            _refused(_confirm(admin_client, {**fields, "import_file_name": name}), FORGED)
+
+
+def test_another_users_confirmation_is_a_400(admin_client, store, django_user_model):
+    fields = _preview(admin_client)
+    other = django_user_model.objects.create_superuser("other", "", "pw")
+    admin_client.force_login(other)
+    _refused(_confirm(admin_client, fields), FORGED)
+
+
+def test_a_confirmation_for_another_model_is_a_400(admin_client, store):
+    fields = _preview(admin_client)
+    response = admin_client.post(reverse("admin:shop_product_process_import"), fields)
+    assert response.status_code == 400
+    assert FORGED in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("format", "9", "Choose a format offered on the import page."),
+        ("format", "x", "Choose a format offered on the import page."),
+        ("format", "-1", "Choose a format offered on the import page."),
+        ("resource", "7", "Choose a resource offered on the import page."),
+    ],
+)
+def test_a_confirmation_with_a_format_or_resource_not_offered_is_a_400(
+    admin_client, store, field, value, message
+):
+    fields = _preview(admin_client)
+    _refused(_confirm(admin_client, {**fields, field: value}), message)
+
+
+def test_a_confirmation_sent_twice_imports_once_then_is_a_400(admin_client, store):
+    fields = _preview(admin_client)
+    assert _confirm(admin_client, fields).status_code == 302
+    assert Customer.objects.count() == 1
+    again = _confirm(admin_client, fields)
+    assert again.status_code == 400
+    assert "The uploaded file is gone (imported already?): upload it again." in (
+        again.content.decode()
+    )
+    assert Customer.objects.count() == 1
+
+
+def test_the_confirm_step_takes_only_a_post(admin_client, store):
+    assert admin_client.get(reverse("admin:shop_customer_process_import")).status_code == 405

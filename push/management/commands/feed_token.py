@@ -1,4 +1,8 @@
-"""Add, list and revoke converted.in feed tokens from a shell."""
+"""Add, list and revoke converted.in's tokens from a shell.
+
+Here rather than in feeds/ because adding a token also keeps the copy pushes carry
+(push.tokens.convertedin_token_add), and feeds does not import push.
+"""
 
 import getpass
 
@@ -6,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from feeds.models import FeedToken
-from feeds.tokens import feed_token_create, feed_token_revoke
-from push.tokens import push_token_store
+from feeds.tokens import feed_token_revoke
+from push.tokens import convertedin_token_add
 from shop.management.actions import ActionCommand
 
 
@@ -25,10 +29,9 @@ class Command(ActionCommand):
     def handle_add(self, *, name, token=None, **options):
         token = token or getpass.getpass("Token: ")
         try:
-            row = feed_token_create(name=name, token=token)
+            row = convertedin_token_add(name=name, token=token)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
-        push_token_store(token_row=row, token=token)  # pushes carry the newest token
         self.stdout.write(self.style.SUCCESS(f"Added token {row.pk} (…{row.hint})."))
 
     def handle_list(self, **options):
