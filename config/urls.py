@@ -11,6 +11,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots),
+    path("admin/convertedin/push/", include("push.urls")),
     path("admin/convertedin/", include("feeds.connection")),
     path("admin/", admin.site.urls),
     path("convertedin/", include("feeds.urls")),
