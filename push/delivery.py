@@ -141,7 +141,7 @@ def shop_domain(base_url: str) -> str:
     return idna.encode(host, uts46=True).decode("ascii")
 
 
-class HeaderError(ValueError):
+class HeaderError(http.Worded):
     pass
 
 

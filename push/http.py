@@ -25,7 +25,11 @@ from urllib3.poolmanager import ProxyManager
 ERROR_CHARS = 200
 
 
-class AnswerTooSlow(Exception):
+class Worded(Exception):
+    """A failure whose message is already a sentence for the staff."""
+
+
+class AnswerTooSlow(Worded):
     """The receiver did not finish its answer by the deadline."""
 
     def __init__(self, seconds: float, status: int | None = None):
@@ -231,8 +235,8 @@ def _connect_reason(exc: BaseException, connect_timeout: float) -> str:
 
 def describe(exc: BaseException, *, host: str, connect_timeout: float) -> str:
     """What went wrong, as a short sentence: no reprs, no addresses of objects."""
-    if isinstance(exc, AnswerTooSlow):
-        return str(exc)
+    if isinstance(exc, Worded):
+        return shorten(str(exc))
     causes = list(_causes(exc))
     if any(isinstance(e, RemoteDisconnected) for e in causes):
         return f"{host} closed the connection without answering"

@@ -20,17 +20,6 @@ TOKEN = "cvin-push-token-0123456789"
 Status = PushEvent.Status
 
 
-@pytest.fixture
-def receiver(httpserver, settings, store):
-    """converted.in's webhook endpoint on a real local HTTP server; a push token kept."""
-    settings.CONVERTEDIN_WEBHOOK_URL = httpserver.url_for("/api/webhooks/api/")
-    store.base_url = "https://cake-store.example.com/"
-    store.save()
-    row = feed_token_create(name="converted.in", token=TOKEN)
-    push_token_store(token_row=row, token=TOKEN)
-    return httpserver
-
-
 def feed_item(endpoint: str, record_id: int) -> dict:
     data = build_payload(endpoint, per_page=1000)["data"]
     return next(item for item in data if item["id"] == record_id)
