@@ -15,8 +15,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from shop.models import Store
-
 from .models import PushEvent, PushState
 from .selectors import delivery_log
 from .tokens import push_token, push_token_missing, push_token_paste
@@ -132,7 +130,6 @@ def log_view(request):
     context = {
         **admin.site.each_context(request),
         "title": "Push delivery log",
-        "store": Store.load(),
         "rows": page.rows,
         "older": page.older,
         "first_page": before is None,
