@@ -182,6 +182,9 @@ def post(
             if watch.expired or isinstance(exc, requests.ReadTimeout):
                 raise AnswerTooSlow(deadline, status) from exc
             raise
+    if watch.expired:
+        # Cut off mid-answer, http.client may take what it got for a whole (short) answer.
+        raise AnswerTooSlow(deadline, status)
     return Answer(status, bytes(body[:cap]), response.headers.get("Retry-After"))
 
 

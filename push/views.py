@@ -39,7 +39,10 @@ def push_context(user) -> dict:
     waiting = PushEvent.objects.filter(status__in=[Status.PENDING, Status.SENDING]).aggregate(
         count=Count("id"), oldest=Min("created_at")
     )
-    day = PushEvent.objects.filter(finished_at__gte=now - timedelta(hours=24)).aggregate(
+    # Pushes, as the log lists them: changes carried by another push are counted in it.
+    day = PushEvent.objects.filter(
+        finished_at__gte=now - timedelta(hours=24), carried_by__isnull=True
+    ).aggregate(
         delivered=Count("id", filter=Q(status=Status.DELIVERED)),
         failed=Count("id", filter=Q(status=Status.FAILED)),
     )

@@ -139,6 +139,7 @@ def test_an_error_message_never_carries_the_token(receiver):
 class Misbehaving:
     """A local receiver that answers every POST the way `mode` says, recording each request:
     `drip` answers 200 with Content-Length: 100000 and sends one byte every DRIP seconds;
+    `drip_headers` sends its status line, then a header one byte every DRIP seconds;
     `flood` answers `status` with a 50 MB body as fast as the connection takes it."""
 
     DRIP = 0.5
@@ -160,6 +161,9 @@ class Misbehaving:
                 seen = {"id": body["id"], "started": time.monotonic(), "sent": 0, "ended": None}
                 with receiver.lock:
                     receiver.requests.append(seen)
+                if receiver.mode == "drip_headers":
+                    self._drip_headers(seen)
+                    return
                 total = 100_000 if receiver.mode == "drip" else receiver.FLOOD
                 self.send_response(receiver.status if receiver.mode == "flood" else 200)
                 self.send_header("Content-Length", str(total))
@@ -179,6 +183,19 @@ class Misbehaving:
                             chunk = b"y" * 65536
                 except OSError:
                     pass  # the client closed the connection
+                seen["ended"] = time.monotonic()
+                self.close_connection = True
+
+            def _drip_headers(self, seen):
+                try:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                    while time.monotonic() - seen["started"] < 30:
+                        self.wfile.write(b"z")
+                        self.wfile.flush()
+                        seen["sent"] += 1
+                        time.sleep(receiver.DRIP)
+                except OSError:
+                    pass
                 seen["ended"] = time.monotonic()
                 self.close_connection = True
 
@@ -261,6 +278,24 @@ def test_a_dripping_answer_ends_at_the_deadline_and_no_second_worker_sends_meanw
     seen = misbehaving.requests[0]
     misbehaving.wait(lambda: seen["ended"] is not None, 3)
     assert seen["ended"] - seen["started"] < 2.0 + 1.5
+    assert seen["sent"] < 10
+
+
+@pytest.mark.django_db
+def test_dripping_headers_end_at_the_deadline_too(misbehaving):
+    misbehaving.mode = "drip_headers"
+    new_customer()
+    started = time.monotonic()
+    assert deliver_due() == 1
+    assert 2.0 <= time.monotonic() - started < 2.5
+    event = PushEvent.objects.get()
+    assert (event.status, event.last_status, event.last_error) == (
+        Status.PENDING,
+        200,  # its status line came in time
+        "The answer took longer than 2 s",
+    )
+    seen = misbehaving.requests[0]
+    misbehaving.wait(lambda: seen["ended"] is not None, 3)
     assert seen["sent"] < 10
 
 
