@@ -6,7 +6,12 @@ workers never claim events of the same record; each event row is also taken with
 whose worker died is claimed again when its claim lapses (due_at).
 
 All waiting events of a record go out as one push of the record's item as it is now: the body
-is built at delivery time, so no older state can follow a newer one.
+is built at delivery time, so no older state can follow a newer one. The latest of them carries
+the push; the others point at it (`carried_by`), so the delivery log shows one row a push.
+
+Each push ends by PUSH_DEADLINE_SECONDS whatever the receiver does (push/http.py), and only
+starts if that is well inside its claim. Whatever goes wrong building or sending one push is
+that push's failure, kept on its events in words and retried; the other pushes go on.
 """
 
 import logging
@@ -214,6 +219,11 @@ def _failure(exc: Exception) -> Outcome:
     )
 
 
+def _storable(text: str) -> str:
+    """The text without NUL or lone surrogates, which PostgreSQL refuses."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
 def _send(batch: Batch, token: str, store: Store) -> None:
     """Push one record; whatever goes wrong is this push's failure, kept on its events."""
     started = time.perf_counter()
@@ -221,9 +231,10 @@ def _send(batch: Batch, token: str, store: Store) -> None:
         outcome = _post(batch, token, store)
     except Exception as exc:  # any failure of one push is that push's error
         outcome = _failure(exc)
-    # Neither a message nor an echoing receiver's answer may carry the token into the log.
-    outcome.error = outcome.error.replace(token, "…")
-    outcome.answer = outcome.answer.replace(token, "…")
+    # Neither a message nor an echoing receiver's answer may carry the token into the log,
+    # nor what a database refuses to store.
+    outcome.error = _storable(outcome.error).replace(token, "…")
+    outcome.answer = _storable(outcome.answer).replace(token, "…")
     _record(batch, outcome, duration_ms=(time.perf_counter() - started) * 1000)
 
 

@@ -133,6 +133,18 @@ def test_an_error_message_never_carries_the_token(receiver):
     assert TOKEN not in event.last_answer
 
 
+@pytest.mark.django_db
+def test_an_answer_the_database_cannot_store_as_is_is_stored_cleaned(receiver):
+    receiver.expect_request("/api/webhooks/api/customers/create").respond_with_data(
+        b"bad\x00body \xff\xfe", status=500
+    )
+    new_customer()
+    assert deliver_due() == 1
+    event = PushEvent.objects.get()
+    assert event.last_answer == "bad\ufffdbody \ufffd\ufffd"
+    assert event.last_error == "localhost answered HTTP 500: bad\ufffdbody \ufffd\ufffd"
+
+
 # Receivers that drip or flood -------------------------------------------------------------
 
 
