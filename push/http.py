@@ -5,7 +5,8 @@ in words.
 holds the caller for as long as it likes. Here a timer shuts the connection's socket down when
 the deadline passes, whichever phase the request is in (sending, waiting for the status line,
 reading headers or body), so the blocked read returns at once and the request ends. Connecting
-is bounded by the connect timeout, itself within the deadline.
+is bounded by the connect timeout, itself within the deadline; resolving the host's name is the
+system resolver's (its own timeout, not this deadline).
 """
 
 import socket
