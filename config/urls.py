@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots),
     path("favicon.ico", views.favicon),
+    path("admin/convertedin/push/", include("push.urls")),
     path("admin/convertedin/", include("feeds.connection")),
     path("admin/", admin.site.urls),
     path("convertedin/", include("feeds.urls")),

@@ -8,7 +8,10 @@ class PushConfig(AppConfig):
     def ready(self):
         from shop import signals
 
-        from . import outbox
+        from . import (
+            checks,  # noqa: F401 (registers the settings check)
+            outbox,
+        )
 
         signals.records_changed.connect(outbox.record_changes, dispatch_uid="push-outbox")
         signals.bulk_load_started.connect(outbox.bulk_load_started, dispatch_uid="push-bulk")

@@ -6,6 +6,8 @@ from django.utils import timezone
 
 from feeds.models import FeedToken
 
+ACTIONS = ("create", "update", "delete")
+
 
 class PushEvent(models.Model):
     """A change of one record, written in the same transaction as the change itself."""
@@ -27,7 +29,22 @@ class PushEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     topic = models.CharField(max_length=32, blank=True, default="")
     last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The last try's failure in words, and the exception class behind it (empty for an answer).
     last_error = models.TextField(blank=True, default="")
+    error_class = models.CharField(max_length=64, blank=True, default="")
+    # The start of converted.in's last answer: at most PUSH_ANSWER_BYTES are read and kept.
+    last_answer = models.TextField(blank=True, default="")
+    # Waiting changes of a record go out as one push: its latest event carries it, and the
+    # others point at that carrier, so the delivery log shows one row a push. Pruning deletes
+    # a push's events together (same status and finish), hence no database constraint.
+    carried_by = models.ForeignKey(
+        "self",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="carried",
+    )
     duration_ms = models.FloatField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -41,13 +58,32 @@ class PushEvent(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(action__in=["create", "update", "delete"]),
+                condition=Q(action__in=ACTIONS),
                 name="pushevent_action_known",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.entity} #{self.record_id} {self.action}: {self.status}"
+
+    @property
+    def changes(self) -> list[tuple[str, int]]:
+        """The changes this push carried, as (action, count) in the order create, update,
+        delete; read from the counts `push.selectors.delivery_log` annotates."""
+        counts = {action: getattr(self, f"carried_{action}", 0) for action in ACTIONS}
+        counts[self.action] += 1
+        return [(action, n) for action, n in counts.items() if n]
+
+    @property
+    def change_count(self) -> int:
+        return sum(n for _, n in self.changes)
+
+    @property
+    def own_topic(self) -> str:
+        """The webhook topic of this change alone."""
+        from .outbox import TOPIC_PREFIX  # the outbox imports this module
+
+        return f"{TOPIC_PREFIX[self.entity]}/{self.action}"
 
 
 class PushState(models.Model):

@@ -5,16 +5,18 @@ staff's POSTs (pause, resume, retry now, paste the token again). Mounted by feed
 from datetime import timedelta
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Min, Q
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from .models import PushEvent, PushState
+from .selectors import delivery_log
 from .tokens import push_token, push_token_missing, push_token_paste
 
 LOG_ROWS = 50
@@ -37,7 +39,10 @@ def push_context(user) -> dict:
     waiting = PushEvent.objects.filter(status__in=[Status.PENDING, Status.SENDING]).aggregate(
         count=Count("id"), oldest=Min("created_at")
     )
-    day = PushEvent.objects.filter(finished_at__gte=now - timedelta(hours=24)).aggregate(
+    # Pushes, as the log lists them: changes carried by another push are counted in it.
+    day = PushEvent.objects.filter(
+        finished_at__gte=now - timedelta(hours=24), carried_by__isnull=True
+    ).aggregate(
         delivered=Count("id", filter=Q(status=Status.DELIVERED)),
         failed=Count("id", filter=Q(status=Status.FAILED)),
     )
@@ -52,7 +57,8 @@ def push_context(user) -> dict:
             "oldest": waiting["oldest"],
             "delivered_24h": day["delivered"],
             "failed_24h": day["failed"],
-            "log": list(PushEvent.objects.order_by("-id")[:LOG_ROWS]),
+            "log": delivery_log(rows=LOG_ROWS).rows,
+            "log_url": reverse("push:log"),
             "can_change": user.has_perm("push.change_pushevent"),
             "paste_form": PasteTokenForm(prefix="push")
             if user.has_perm("feeds.add_feedtoken")
@@ -94,7 +100,8 @@ def resume_view(request):
 def retry_view(request, pk: int):
     _require(request, "push.change_pushevent")
     event = get_object_or_404(PushEvent, pk=pk, status=Status.FAILED)
-    PushEvent.objects.filter(pk=event.pk).update(
+    # The push's row stands for the changes it carried: they go again with it.
+    PushEvent.objects.filter(Q(pk=event.pk) | Q(carried_by=event.pk), status=Status.FAILED).update(
         status=Status.PENDING, due_at=timezone.now(), attempts=0, finished_at=None
     )
     messages.success(request, f"{event.entity} #{event.record_id} will be pushed again now.")
@@ -114,3 +121,21 @@ def paste_token_view(request):
         else:
             messages.success(request, f"Pushes carry the token ending in …{row.hint}.")
     return _back()
+
+
+def log_view(request):
+    """The delivery log, one row a push, paged by `?before=<id>`."""
+    _require(request, "push.view_pushevent")
+    before = request.GET.get("before")
+    if before is not None and not before.isdigit():
+        return HttpResponseBadRequest("“before” must be the id of a log row, a whole number.")
+    page = delivery_log(before=int(before) if before else None, rows=LOG_ROWS)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Push delivery log",
+        "rows": page.rows,
+        "older": page.older,
+        "first_page": before is None,
+        "can_change": request.user.has_perm("push.change_pushevent"),
+    }
+    return TemplateResponse(request, "admin/push/log.html", context)

@@ -260,9 +260,15 @@ CONVERTEDIN_PUSH_RETRY_DELAYS: list[float] = [
     float(s)
     for s in env.list("CONVERTEDIN_PUSH_RETRY_DELAYS", default=[10, 30, 120, 600, 3600, 21600])
 ]
-PUSH_CONNECT_TIMEOUT = 5.0
-PUSH_READ_TIMEOUT = 10.0
-# A claimed event whose worker died is claimed again after this many seconds.
+# One push, connect, answer and body together, ends by PUSH_DEADLINE_SECONDS whatever the
+# receiver does; connecting alone may take PUSH_CONNECT_TIMEOUT of it. Of the answer at most
+# PUSH_ANSWER_BYTES are read and kept.
+PUSH_CONNECT_TIMEOUT = env.float("PUSH_CONNECT_TIMEOUT", default=5)
+PUSH_DEADLINE_SECONDS = env.float("PUSH_DEADLINE_SECONDS", default=15)
+PUSH_ANSWER_BYTES = env.int("PUSH_ANSWER_BYTES", default=4096)
+# A claimed event whose worker died is claimed again after this many seconds. It must be at
+# least twice PUSH_DEADLINE_SECONDS (checked at start: push.E001), so a push always ends while
+# its worker holds the claim and no second worker sends the same record meanwhile.
 PUSH_CLAIM_SECONDS = env.float("PUSH_CLAIM_SECONDS", default=60)
 # One pump task runs this long, polling every PUSH_POLL_SECONDS when idle.
 PUSH_PUMP_SECONDS = env.float("PUSH_PUMP_SECONDS", default=30)
