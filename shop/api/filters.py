@@ -121,8 +121,10 @@ class DayField(forms.Field):
 
 
 def either_case(codes: list[str]) -> list[str]:
-    """Each code in capitals, then each in small letters: what a code parameter accepts."""
-    return [*codes, *(code.lower() for code in codes)]
+    """The enum of a code parameter, which takes each code in capitals or in small letters
+    (EGP or egp, CodeField): each code once, in capitals. Listing both cases breaks generated
+    clients, which make a constant of each value and refuse two that differ only in case."""
+    return list(codes)
 
 
 class CodeField(forms.CharField):
