@@ -112,19 +112,16 @@ def pydantic_models(schema_file, tmp_path_factory):
 @pytest.fixture
 def py(client_package, live_server, make_key):
     """The generated package's modules and a client holding a key with every scope."""
-    api = importlib.import_module(f"{PACKAGE}.api")
-    for resource in ("customers", "orders"):
-        importlib.import_module(f"{PACKAGE}.api.{resource}")
     client = client_package.AuthenticatedClient(base_url=live_server.url, token=make_key())
 
     class Py:
         models = importlib.import_module(f"{PACKAGE}.models")
-        types = importlib.import_module(f"{PACKAGE}.types")
 
         @staticmethod
         def call(operation: str, *args, **kwargs):
+            """`orders_list` is PACKAGE.api.orders.orders_list.sync_detailed."""
             resource = operation.split("_")[0]
-            module = importlib.import_module(f"{api.__name__}.{resource}.{operation}")
+            module = importlib.import_module(f"{PACKAGE}.api.{resource}.{operation}")
             return module.sync_detailed(*args, client=client, **kwargs)
 
     with client:
@@ -159,10 +156,9 @@ def test_a_cursor_walk_lists_every_order_and_customer_exactly_once(py, store):
     listed_orders, _ = cursor_walk(py, "orders_list")
     listed_customers, _ = cursor_walk(py, "customers_list")
 
+    # Sorted lists, so a record listed twice or never fails.
     assert sorted(o.id for o in listed_orders) == sorted(o.pk for o in orders)
-    assert len(listed_orders) == len(orders)
     assert sorted(c.id for c in listed_customers) == sorted(c.pk for c in customers)
-    assert len(listed_customers) == len(customers)
     assert all(len(order.line_items) == 2 for order in listed_orders)
     assert all(c.deleted_at is None for c in listed_customers)
 
