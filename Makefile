@@ -22,9 +22,14 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV_SYNC) --quiet
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
+$(VENV)/.installed-dev: pyproject.toml uv.lock node_modules/.installed | $(UV)
 	$(UV_SYNC) --quiet --extra dev
 	touch $(VENV)/.installed $@
+
+# The suite's TypeScript tools (openapi-typescript, tsc), from package-lock.json only.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # After changing pyproject.toml: lock what changed, keeping every other pin.
 # `make lock LOCK_ARGS=--upgrade` moves every pin to the newest version inside the ranges.
@@ -113,7 +118,7 @@ seed: migrate
 	$(MANAGE) seed_demo
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm var staticfiles
+	rm -rf $(VENV) node_modules db.sqlite3 db.sqlite3-wal db.sqlite3-shm var staticfiles
 
 # Load and fault tests: gunicorn on a throwaway PostgreSQL, loopback only, bounded in time.
 loadtest: $(VENV)/.installed-dev

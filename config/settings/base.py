@@ -172,6 +172,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "shop.api.schema.name_titled_objects",
+        "shop.api.schema.answers_list_nullable_fields_as_optional",
         "shop.api.schema.forbid_unknown_request_fields",
         "shop.api.schema.document_query_conventions",
     ],

@@ -236,6 +236,10 @@ class PageNumberPagination(BasePagination):
         )
 
     def get_paginated_response_schema(self, schema):
+        # Each style of each list is its own named object (OrderNumberedPage, OrderCursorPage;
+        # shared NumberedPageLinks ...): generated clients name a class after each title, so
+        # titles must differ. shop.api.schema.name_titled_objects makes each a component.
+        item = schema["items"]["$ref"].rsplit("/", 1)[-1]
         link = {"type": "string", "format": "uri", "nullable": True}
         position = {"type": "integer", "nullable": True, "minimum": 1}
         numbered = _all_required(
@@ -243,11 +247,12 @@ class PageNumberPagination(BasePagination):
                 "data": schema,
                 "links": _all_required(
                     {
-                        "first": {**link, "nullable": False},
-                        "last": {**link, "nullable": False},
+                        "first": {"type": "string", "format": "uri"},
+                        "last": {"type": "string", "format": "uri"},
                         "prev": link,
                         "next": link,
-                    }
+                    },
+                    title="NumberedPageLinks",
                 ),
                 "meta": _all_required(
                     {
@@ -257,10 +262,11 @@ class PageNumberPagination(BasePagination):
                         "per_page": {"type": "integer", "minimum": 1},
                         "to": position,
                         "total": {"type": "integer", "minimum": 0},
-                    }
+                    },
+                    title="NumberedPageMeta",
                 ),
             },
-            title="Numbered page",
+            title=f"{item}NumberedPage",
             description="A page asked for by number (`page`), with the total.",
         )
         cursor = _all_required(
@@ -272,7 +278,8 @@ class PageNumberPagination(BasePagination):
                             **link,
                             "description": "The next page; null when this one is the last.",
                         }
-                    }
+                    },
+                    title="CursorPageLinks",
                 ),
                 "meta": _all_required(
                     {
@@ -287,10 +294,14 @@ class PageNumberPagination(BasePagination):
                                 "only when no record was ever listed."
                             ),
                         },
-                    }
+                    },
+                    title="CursorPageMeta",
+                    # Closed, so that a numbered page's meta is no cursor page's: clients
+                    # tell the two styles apart though next_cursor is optional (it may be null).
+                    additionalProperties=False,
                 ),
             },
-            title="Cursor page",
+            title=f"{item}CursorPage",
             description="A page asked for by `cursor`: no page numbers, no total.",
         )
         return {"oneOf": [numbered, cursor]}

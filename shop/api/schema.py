@@ -28,3 +28,49 @@ def document_query_conventions(result, generator, request, public):
                 ):
                     schema["pattern"] = NO_NUL
     return result
+
+
+def answers_list_nullable_fields_as_optional(result, generator, request, public):
+    """Leave a nullable field of an answer out of its `required` list.
+
+    The API always sends the field; but datamodel-code-generator, at its default settings,
+    reads OpenAPI 3.0's `nullable` only on an optional field, and its models would refuse
+    every null. (OpenAPI 3.1's "null" type would say it plainly, but 3.1 makes 1.0 an
+    integer, which the API's whole-number parameters refuse.) Request bodies keep theirs.
+    """
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") or "required" not in component:
+            continue
+        properties = component.get("properties", {})
+        required = [
+            field for field in component["required"] if not properties[field].get("nullable")
+        ]
+        if required:
+            component["required"] = required
+        else:
+            del component["required"]
+    return result
+
+
+def name_titled_objects(result, generator, request, public):
+    """Make each object schema with a title a component of that name, referred to by $ref:
+    generators name a class after each title, and number the ones they meet twice."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+
+    def hoist(node, top: bool = False):
+        if isinstance(node, list):
+            return [hoist(value) for value in node]
+        if not isinstance(node, dict):
+            return node
+        node = {key: hoist(value) for key, value in node.items()}
+        title = node.get("title")
+        if top or node.get("type") != "object" or not title:
+            return node
+        if components.setdefault(title, node) != node:
+            raise ValueError(f"Two different schemas have the title {title!r}.")
+        return {"$ref": f"#/components/schemas/{title}"}
+
+    for name, component in list(components.items()):
+        components[name] = hoist(component, top=True)
+    result["components"]["schemas"] = dict(sorted(components.items()))
+    return result

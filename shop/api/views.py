@@ -23,6 +23,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from shop import services
 
@@ -56,7 +57,7 @@ from .serializers import (
 from .throttling import ApiKeyRateThrottle
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input or query parameter; `errors` names each one.",
+    400: "Invalid input, or an unknown or invalid query parameter; `errors` names each one.",
     401: "No API key or session, or an invalid, expired or revoked key.",
     403: "The key lacks the scope, or the staff member the permission.",
     404: (
@@ -196,9 +197,37 @@ class RecordViewSet(viewsets.ModelViewSet):
 
     scope_resource = ""
     input_serializer_class: Any = None
+    filterset_class: Any = None
+    # Query parameters a record's GET takes besides `format`.
+    retrieve_parameters: tuple[str, ...] = ()
 
     def get_exception_handler(self):
         return api_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        unknown = sorted(set(request.query_params) - self.known_parameters())
+        if unknown:
+            # A misspelt filter must never read as "no filter" (Stripe refuses them too).
+            known = ", ".join(sorted(self.known_parameters())) or "none"
+            raise ValidationError(
+                {name: [f"Unknown query parameter. This route takes: {known}."] for name in unknown}
+            )
+
+    def known_parameters(self) -> set[str]:
+        """The query parameters this request's route reads."""
+        known = {api_settings.URL_FORMAT_OVERRIDE or "format"}
+        if self.action == "list":
+            paginator: Any = self.paginator
+            known |= set(self.filterset_class.base_filters)
+            known |= {
+                paginator.page_query_param,
+                paginator.page_size_query_param,
+                paginator.cursor_query_param,
+            }
+        elif self.action == "retrieve":
+            known |= set(self.retrieve_parameters)
+        return known
 
     def get_view_name(self) -> str:
         meta = self.get_queryset().model._meta
@@ -324,6 +353,7 @@ class CustomerViewSet(RecordViewSet):
     serializer_class = CustomerSerializer
     input_serializer_class = CustomerInputSerializer
     filterset_class = CustomerFilterSet
+    retrieve_parameters = ("currency",)
 
     def get_queryset(self):
         return selectors.customers_for_api()

@@ -390,3 +390,84 @@ def test_deleting_a_customer_with_live_orders_is_a_409_naming_them(api):
     assert response.status_code == 409
     assert response.json()["code"] == "conflict"
     assert list(response.json()["errors"]) == ["orders"]
+
+
+def test_ordered_from_and_to_narrow_to_customers_with_one_order_in_the_range(api):
+    now = timezone.now()
+    early, late = now - timedelta(days=20), now - timedelta(days=2)
+    product = ProductFactory()
+    # Ordered in EGP in the range, with the product.
+    ana = CustomerFactory()
+    OrderFactory(
+        customer=ana,
+        ordered_at=late,
+        currency="EGP",
+        line_items=[{"product": product, "quantity": 1}],
+    )
+    # Ordered early and today, but never inside [early + 1 day, late]: two bounds, one order.
+    bob = CustomerFactory()
+    OrderFactory(customer=bob, ordered_at=early, currency="EGP")
+    OrderFactory(customer=bob, ordered_at=now, currency="EGP")
+    # In the range, but in USD; and one whose order in the range is not successful.
+    cai = CustomerFactory()
+    OrderFactory(customer=cai, ordered_at=late, currency="USD")
+    dan = CustomerFactory()
+    OrderFactory(customer=dan, ordered_at=late, currency="EGP", financial_status="pending")
+
+    start, end = store_day(early + timedelta(days=1)), store_day(late)
+    cases = {
+        f"ordered_from={start}&ordered_to={end}": [ana.pk, cai.pk],
+        f"ordered_from={start}&ordered_to={end}&currency=egp": [ana.pk],
+        f"ordered_from={start}&ordered_to={end}&currency=USD": [cai.pk],
+        f"ordered_from={start}&ordered_to={end}&product={product.pk}": [ana.pk],
+        f"ordered_from={store_day(now)}": [bob.pk],
+        f"ordered_to={store_day(early)}": [bob.pk],
+        "ordered_to=0000-01-01": [],
+        "ordered_from=&ordered_to=": [ana.pk, bob.pk, cai.pk, dan.pk],
+    }
+    for query, expected in cases.items():
+        response = api.get(f"{URL}?{query}")
+        assert response.status_code == 200, query
+        assert ids(response) == expected, query
+    # The figures of the rows stay the currency's, as without the date range.
+    item = api.get(f"{URL}?ordered_from={start}&currency=egp").json()["data"][0]
+    assert (item["id"], item["orders_count"]) == (ana.pk, 1)
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "parameter"),
+    [
+        (URL, "ordered_form=2026-01-01", "ordered_form"),
+        (URL, "min_total=5", "min_total"),  # an orders filter
+        ("/api/v1/orders", "ordered_form=2026-01-01", "ordered_form"),
+        ("/api/v1/orders", "query=x", "query"),
+        ("/api/v1/products", "cursr=abc", "cursr"),
+        ("/api/v1/categories", "Parent=1", "Parent"),
+    ],
+)
+def test_an_unknown_query_parameter_is_a_400_naming_it(api, path, query, parameter):
+    response = api.get(f"{path}?{query}")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert list(body["errors"]) == [parameter]
+    assert "Unknown query parameter" in body["errors"][parameter][0]
+
+
+def test_a_record_route_refuses_parameters_it_does_not_read(api):
+    customer = CustomerFactory()
+    assert api.get(f"{URL}/{customer.pk}?currency=egp").status_code == 200
+    assert api.get(f"{URL}/{customer.pk}?format=json").status_code == 200
+    response = api.get(f"{URL}/{customer.pk}?page=2")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["page"]
+    response = api.patch(f"{URL}/{customer.pk}?dry_run=1", {"first_name": "X"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["dry_run"]
+    customer.refresh_from_db()
+    assert customer.first_name != "X"
+
+
+def test_unknown_parameters_are_checked_after_the_key(client, store):
+    response = client.get(f"{URL}?ordered_form=2026-01-01")
+    assert response.status_code == 401

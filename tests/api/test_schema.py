@@ -99,3 +99,64 @@ def test_every_parameter_is_described(schema):
         for method, operation in operations.items():
             for parameter in operation.get("parameters", []):
                 assert parameter.get("description"), (path, method, parameter["name"])
+
+
+def _nodes(node):
+    """Every object of a JSON document."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _nodes(value)
+
+
+def test_each_enum_lists_each_value_once_in_any_case(schema):
+    enums = [node["enum"] for node in _nodes(schema) if isinstance(node.get("enum"), list)]
+    assert any(len(enum) > 150 for enum in enums)  # the currency and country codes
+    for enum in enums:
+        folded = [str(value).casefold() for value in enum]
+        assert len(set(folded)) == len(folded), enum[:5]
+
+
+def test_each_page_style_of_each_list_is_a_named_component(schema):
+    components = schema["components"]["schemas"]
+    for view in LISTS.values():
+        item = view.serializer_class.__name__.removesuffix("Serializer")
+        styles = [f"{item}NumberedPage", f"{item}CursorPage"]
+        assert components[f"Paginated{item}List"] == {
+            "oneOf": [{"$ref": f"#/components/schemas/{name}"} for name in styles]
+        }
+        for name in styles:
+            assert components[name]["properties"]["data"]["items"] == {
+                "$ref": f"#/components/schemas/{item}"
+            }
+    assert components["CursorPageMeta"]["additionalProperties"] is False
+
+
+def test_names_are_unique_and_every_titled_object_is_a_component(schema):
+    ids = [op["operationId"] for ops in schema["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    components = schema["components"]["schemas"]
+    for name, component in components.items():
+        assert component.get("title", name) == name
+    inline = [
+        node["title"]
+        for component in components.values()
+        for node in _nodes(component.get("properties", {}))
+        if node.get("type") == "object" and "title" in node
+    ]
+    assert inline == []
+
+
+def test_a_nullable_field_of_an_answer_is_optional_and_one_of_a_request_stays_required(schema):
+    components = schema["components"]["schemas"]
+    for name, component in components.items():
+        for field, node in component.get("properties", {}).items():
+            if node.get("nullable") and not name.endswith("Request"):
+                assert field not in component.get("required", []), (name, field)
+    assert components["Customer"]["properties"]["deleted_at"]["nullable"] is True
+    assert components["Customer"]["properties"]["first_order_at"]["nullable"] is True
+    assert {"id", "updated_at", "email"} <= set(components["Customer"]["required"])
+    assert "deleted_at" not in components["Order"]["required"]

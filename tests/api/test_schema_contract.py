@@ -163,6 +163,8 @@ QUERY_VALUES = [
 def query_allows(contract: Contract, node: dict, text: str) -> bool:
     """The schema's reading of a query string value (form style, comma-separated arrays)."""
     node = contract.resolve(node)
+    if node.get("enum") and text.islower() and text.upper() in node["enum"]:
+        return True  # a code parameter takes its codes in small letters too: EGP or egp
     kind = node.get("type")
     if kind == "array":
         return all(query_allows(contract, node["items"], part) for part in text.split(","))
