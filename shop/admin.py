@@ -530,7 +530,18 @@ class OrderAdmin(  # type: ignore[misc]
     autocomplete_fields = ["customer"]
     readonly_fields = ["subtotal_price", "total_price", "created_at", "updated_at", "deleted_at"]
     fieldsets = [
-        (None, {"fields": ["customer", "ordered_at", "financial_status", "customer_locale"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "customer",
+                    "reference",
+                    "ordered_at",
+                    "financial_status",
+                    "customer_locale",
+                ]
+            },
+        ),
         ("Contact", {"fields": ["contact_email", "phone", "country_code"]}),
         (
             "Money",
