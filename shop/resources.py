@@ -14,8 +14,11 @@ means the product's price). A product names its category, a category its parent,
 """
 
 import copy
+import dataclasses
 import re
-from datetime import date, datetime, time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +32,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 from import_export import fields, resources, widgets
-from import_export.results import Result
+from import_export.results import Result, RowResult
 
 from . import services
 from .models import MAX_INT, Category, Customer, LineItem, Order, Product, Store
@@ -175,7 +178,11 @@ def _same(value, other) -> bool:
     """Whether a cell's value equals the record's, as far as a file can tell (dates are given
     to the second)."""
     if isinstance(value, datetime) and isinstance(other, datetime):
-        return value.replace(microsecond=0) == other.replace(microsecond=0)
+        # In UTC: Python never finds a local time that a clock change repeats equal to
+        # another zone's.
+        return value.astimezone(UTC).replace(microsecond=0) == other.astimezone(UTC).replace(
+            microsecond=0
+        )
     return value == other
 
 
@@ -707,6 +714,10 @@ class OrderResource(ServiceResource):
         )
 
 
+# The depth to which a category export lists parents before subcategories.
+MAX_DEPTH = 6
+
+
 class CategoryResource(ServiceResource):
     id = id_field()
     title = fields.Field(attribute="title", column_name="title", widget=TextWidget())
@@ -736,10 +747,22 @@ class CategoryResource(ServiceResource):
         written (a parent comes before its subcategories, as an export lists them)."""
         super().import_instance(instance, row, **kwargs)
         if instance._state.adding and not self.writing and instance.handle:
-            self.fields["parent"].widget.pending.setdefault(instance.handle, instance)
+            # Without its id: the id is not in the database yet, so a check would refuse it.
+            unsaved = copy.copy(instance)
+            unsaved.pk = None
+            self.fields["parent"].widget.pending.setdefault(instance.handle, unsaved)
 
     def get_export_queryset_for_stream(self, queryset):
-        return queryset.select_related("parent")
+        """Parents before their subcategories (by depth, to MAX_DEPTH), so that the file
+        imports back in one pass."""
+        depth = models.Case(
+            *(
+                models.When(**{"__".join(["parent"] * level) + "__isnull": True}, then=level - 1)
+                for level in range(1, MAX_DEPTH + 1)
+            ),
+            default=MAX_DEPTH,
+        )
+        return queryset.select_related("parent").alias(depth=depth).order_by("depth", "id")
 
 
 class StoreResource(ServiceResource):
@@ -777,3 +800,80 @@ class StoreResource(ServiceResource):
 
     def do_instance_save(self, instance, is_create):
         services.store_update(**self.service_data(instance))
+
+
+# A whole store, one file per entity, in the order an import needs them: the store's
+# settings (the time zone the files' dates are in), then what each entity names.
+STORE_FILES: tuple[tuple[str, type[ServiceResource]], ...] = (
+    ("store", StoreResource),
+    ("categories", CategoryResource),
+    ("products", ProductResource),
+    ("customers", CustomerResource),
+    ("orders", OrderResource),
+)
+
+
+def store_queryset(resource: ServiceResource):
+    """What a store export writes of an entity: its live records (the admin's list shows
+    these; the feed lists no others)."""
+    model: Any = resource._meta.model
+    if model is Store:
+        return Store.objects.filter(pk=Store.load().pk)
+    return model.objects.alive()
+
+
+@dataclass
+class Refusal:
+    row: int  # the row's number in the file, the header apart (as the admin numbers them)
+    errors: dict[str, list[str]]
+
+
+@dataclass
+class FileSummary:
+    """How the rows of one imported file went."""
+
+    rows: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    refused: int = 0
+    refusals: list[Refusal] = dataclasses.field(default_factory=list)
+
+
+def refusals(result: Result, *, offset: int = 0) -> list[Refusal]:
+    """The rows a result refused, by row number, with their errors by field."""
+    found = [
+        Refusal(offset + row.number, {k: list(v) for k, v in row.error_dict.items()})
+        for row in result.invalid_rows
+    ]
+    for number, errors in result.row_errors():
+        found.append(Refusal(offset + number, {"__all__": [str(e.error) for e in errors]}))
+    return sorted(found, key=lambda refusal: refusal.row)
+
+
+def import_in_batches(
+    resource: ServiceResource,
+    dataset,
+    *,
+    batch: int,
+    progress: Callable[[int], object] = lambda rows: None,
+    shown: int = 20,
+) -> FileSummary:
+    """Import a file `batch` rows at a time, each batch checked then written in one
+    transaction. A batch with a refused row writes nothing and ends the import (the batches
+    before it stay written; importing the file again finds them unchanged)."""
+    summary = FileSummary(rows=len(dataset))
+    for start in range(0, len(dataset), batch):
+        chunk = type(dataset)(*dataset[start : start + batch], headers=dataset.headers)
+        result = resource.import_data(chunk, dry_run=False, rollback_on_validation_errors=True)
+        if result.has_errors() or result.has_validation_errors():
+            refused = refusals(result, offset=start)
+            summary.refused = len(refused)
+            summary.refusals = refused[:shown]
+            return summary
+        totals = result.totals
+        summary.new += totals[RowResult.IMPORT_TYPE_NEW]
+        summary.changed += totals[RowResult.IMPORT_TYPE_UPDATE]
+        summary.unchanged += totals[RowResult.IMPORT_TYPE_SKIP]
+        progress(len(chunk))
+    return summary
