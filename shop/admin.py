@@ -24,7 +24,7 @@ from import_export.forms import ConfirmImportForm, ImportForm
 from . import admin_lists, exports, imports, quality, services, validators
 from .admin_shared import OptionsFilter
 from .models import ZERO, Category, Customer, LineItem, Order, Product, Store
-from .resources import CustomerResource, OrderResource, ProductResource
+from .resources import CategoryResource, CustomerResource, OrderResource, ProductResource
 
 admin.site.site_header = "Store admin"
 admin.site.site_title = "Store admin"
@@ -454,7 +454,8 @@ class CustomerAdmin(  # type: ignore[misc]
 ):
     resource_classes = [CustomerResource]
     import_help = (
-        "Customers are matched by <code>email</code>: a known email updates the customer. "
+        "Customers are matched by <code>id</code>, else by <code>email</code>: a known one "
+        "updates the customer; a new customer keeps a free id. Unchanged rows are skipped. "
         "Empty <code>currency</code>, <code>gender</code> or <code>registered_at</code> keep "
         "the customer's value (for a new customer: the store's currency, unknown, now). "
         "Dates are <code>YYYY-MM-DD HH:MM:SS</code> in the store's time zone."
@@ -582,11 +583,12 @@ class OrderAdmin(  # type: ignore[misc]
 ):
     resource_classes = [OrderResource]
     import_help = (
-        "One row per order. An empty <code>id</code> creates an order; a known id updates it. "
+        "One row per order. A known <code>id</code> or <code>reference</code> (your order "
+        "number) updates the order; otherwise an order is created, keeping a free id. "
         "<code>customer_email</code> names an existing customer. <code>line_items</code> lists "
         "products by handle: <code>tee-shirt x 2 @ 40.00; mug x 1</code> (no price: the "
-        "product's). Subtotal and total are computed. Empty currency, phone and contact email "
-        "come from the customer, an empty country from the store."
+        "product's). Empty subtotal and total are computed. Empty currency, phone and contact "
+        "email come from the customer, an empty country from the store."
     )
 
     form = OrderForm
@@ -622,7 +624,18 @@ class OrderAdmin(  # type: ignore[misc]
     autocomplete_fields = ["customer"]
     readonly_fields = ["subtotal_price", "total_price", "created_at", "updated_at", "deleted_at"]
     fieldsets = [
-        (None, {"fields": ["customer", "ordered_at", "financial_status", "customer_locale"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "customer",
+                    "reference",
+                    "ordered_at",
+                    "financial_status",
+                    "customer_locale",
+                ]
+            },
+        ),
         ("Contact", {"fields": ["contact_email", "phone", "country_code"]}),
         (
             "Money",
@@ -683,7 +696,8 @@ class PublishedFilter(OptionsFilter):
 class ProductAdmin(ImportExportAdmin, ServiceAdmin):  # type: ignore[misc]
     resource_classes = [ProductResource]
     import_help = (
-        "Products are matched by <code>handle</code> (made from the title when empty). "
+        "Products are matched by <code>id</code>, else by <code>handle</code> (made from the "
+        "title when empty). "
         "<code>category</code> is a category's handle. An empty <code>published_at</code> "
         "means not published."
     )
@@ -716,7 +730,14 @@ class ProductAdmin(ImportExportAdmin, ServiceAdmin):  # type: ignore[misc]
 
 
 @admin.register(Category)
-class CategoryAdmin(ServiceAdmin):
+class CategoryAdmin(ImportExportAdmin, ServiceAdmin):  # type: ignore[misc]
+    resource_classes = [CategoryResource]
+    import_help = (
+        "Categories are matched by <code>id</code>, else by <code>handle</code> (made from the "
+        "title when empty). <code>parent</code> is a category's handle: one in the store, or "
+        "one an earlier row of the file creates."
+    )
+
     list_display = ["id", "title", "handle", "parent", "available", "published_at", "products"]
     list_display_links = ["id", "title"]
     list_select_related = ["parent"]

@@ -124,6 +124,7 @@ class OrderRow(NamedTuple):
     phone: str
     contact_email: str
     customer_locale: str
+    reference: str | None
     created_at: Stamp
     updated_at: Stamp
     deleted_at: Stamp
@@ -446,6 +447,7 @@ def _order(
         phone=buyer.phone,
         contact_email=buyer.email,
         customer_locale=rng.choice(LOCALES),
+        reference=None,
         created_at=stamp,
         updated_at=stamp,
         deleted_at=draw.stamp(draw.now) if rng.random() < 0.002 else None,

@@ -52,11 +52,17 @@ def csv_cell(value) -> str:
     return text
 
 
-def csv_lines(headers: list[str], rows: Iterable[list]) -> Iterator[str]:
+def csv_lines(headers: list[str], rows: Iterable[list], *, protect: bool = True) -> Iterator[str]:
+    """The CSV file's lines; with `protect`, formulas are shown as text (csv_cell), without,
+    cells are written as they are (a file meant to be imported back exactly)."""
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(headers)  # A BOM, so spreadsheets read UTF-8.
     for row in rows:
-        yield writer.writerow([csv_cell(v) for v in row])
+        yield writer.writerow([csv_cell(v) if protect else _plain(v) for v in row])
+
+
+def _plain(value) -> str:
+    return "" if value is None else str(value)
 
 
 def csv_response(filename: str, headers: list[str], rows: Iterable[list]):
@@ -84,3 +90,23 @@ def xlsx_response(filename: str, headers: list[str], rows: Iterable[list]):
     workbook.save(handle)
     handle.seek(0)
     return FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX_TYPE)
+
+
+def write_csv(path, resource, queryset) -> int:
+    """Write an export to a CSV file, cells as they are (to be imported back exactly);
+    return the rows written."""
+    headers = resource.get_export_headers()
+    written = 0
+
+    def counted(rows: Iterable[list]) -> Iterator[list]:
+        nonlocal written
+        for row in rows:
+            written += 1
+            yield row
+
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        for line in csv_lines(
+            headers, counted(export_rows(resource, queryset, None)), protect=False
+        ):
+            handle.write(line)
+    return written

@@ -389,6 +389,12 @@ class Order(SoftDeleteModel):
     customer_locale = models.CharField(
         max_length=16, blank=True, default="", validators=[validate_locale]
     )
+    reference = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        help_text="The merchant's own order number, e.g. #1001; unique when given.",
+    )
 
     objects = OrderQuerySet.as_manager()
 
@@ -450,6 +456,13 @@ class Order(SoftDeleteModel):
             ),
             models.CheckConstraint(condition=~Q(contact_email=""), name="order_email_required"),
             models.CheckConstraint(condition=~Q(phone=""), name="order_phone_required"),
+            # Imports and the API find an order by it, so one reference names one order.
+            models.UniqueConstraint(
+                fields=["reference"],
+                condition=Q(reference__isnull=False) & ~Q(reference=""),
+                name="order_reference_unique",
+                violation_error_message="An order with this reference already exists.",
+            ),
         ]
 
     def __str__(self) -> str:

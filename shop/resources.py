@@ -4,31 +4,38 @@ Rows are parsed by django-import-export's widgets, validated with the model's `f
 and saved through `shop.services`, so an imported row obeys the same rules as one typed into
 the admin. Imports run in one transaction: when any row fails, nothing is written.
 
-Natural keys make files portable between stores: customers are matched by email, products
-by handle, and an order's line items name their products by handle:
-`tee-shirt x 2 @ 40.00; mug x 1` (the price is optional: empty means the product's price).
-Orders are matched by id: an empty id creates an order, a known id updates it.
+A row names its record by its `id`, or else by a natural key: a customer by email (in any
+case), a product or category by handle, an order by its reference. A known record is updated;
+otherwise a record is created, keeping the row's id when it is free (so that converted.in
+keeps recognising it after a move). A row whose values equal the record's is unchanged and
+is not written, so importing the same file twice changes nothing. An order's line items name
+their products by handle: `tee-shirt x 2 @ 40.00; mug x 1` (the price is optional: empty
+means the product's price). A product names its category, a category its parent, by handle.
 """
 
 import copy
+import dataclasses
 import re
-from datetime import date, datetime, time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.management.color import no_style
+from django.db import connection, models, transaction
 from django.db.models import Prefetch
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 from import_export import fields, resources, widgets
-from import_export.results import Result
+from import_export.results import Result, RowResult
 
 from . import services
-from .models import Category, Customer, LineItem, Order, Product, Store
+from .models import MAX_INT, Category, Customer, LineItem, Order, Product, Store
 from .validators import in_zone
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -145,6 +152,49 @@ def category_by_handle() -> LiveRecordWidget:
     return LiveRecordWidget(Category, "handle", "handle", "No category with handle {key!r}.")
 
 
+class ParentWidget(LiveRecordWidget):
+    """A category's parent by handle: a live category, or one an earlier row of the same file
+    creates (`pending`, filled while the file is checked and nothing is written yet)."""
+
+    def __init__(self) -> None:
+        super().__init__(Category, "handle", "handle", "No category with handle {key!r}.")
+        self.pending: dict[str, Category] = {}
+
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return super().clean(value, row=row, **kwargs)
+        except ValueError:
+            pending = self.pending.get((value or "").strip())
+            if pending is None:
+                raise
+            return pending
+
+
+def id_field() -> fields.Field:
+    return fields.Field(attribute="id", column_name="id", widget=WholeNumberWidget())
+
+
+def _same(value, other) -> bool:
+    """Whether a cell's value equals the record's, as far as a file can tell (dates are given
+    to the second)."""
+    if isinstance(value, datetime) and isinstance(other, datetime):
+        # In UTC: Python never finds a local time that a clock change repeats equal to
+        # another zone's.
+        return value.astimezone(UTC).replace(microsecond=0) == other.astimezone(UTC).replace(
+            microsecond=0
+        )
+    return value == other
+
+
+def advance_sequences(*models) -> None:
+    """Move the id sequences past the largest ids (PostgreSQL; SQLite needs nothing), so that
+    records created after an import that kept ids do not collide with them."""
+    statements = connection.ops.sequence_reset_sql(no_style(), models)
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
 def _line_item_parts(text: str) -> list[str]:
     return [p.strip() for p in (text or "").split(";") if p.strip()]
 
@@ -247,13 +297,15 @@ class ServiceResource(resources.ModelResource):
     (shop.services), so a row obeys the same rules as the admin's form. Imports run in one
     transaction."""
 
-    # A row names its record by its one import id column (Meta.import_id_fields), compared
-    # with this lookup ("email__iexact"; the column itself by default).
+    # A row without an id names its record by this column (a natural key), compared with
+    # this lookup ("email__iexact"; the column itself by default).
+    natural_key = ""
     match_lookup = ""
 
     class Meta:
         use_transactions = True
-        skip_unchanged = False
+        skip_unchanged = True
+        report_skipped = True
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -261,7 +313,11 @@ class ServiceResource(resources.ModelResource):
         # run shows them) without touching other imports.
         self._meta = copy.copy(self._meta)
         self.writing = False
-        self.writes = services.WRITES[self._meta.model]
+        # Whether a write created a record with the id its row gave.
+        self.kept_ids = False
+        writes = services.WRITES.get(self._meta.model)
+        if writes is not None:
+            self.writes = writes
         # Each resource has its own copies of the fields: read the store's settings once,
         # not once per row.
         zone = ZoneInfo(Store.load().time_zone)
@@ -324,23 +380,102 @@ class ServiceResource(resources.ModelResource):
                         break
         finally:
             self._meta.skip_diff, self.writing = skip_diff, False
-        return _merged(results, total_rows=len(dataset))
+        merged = _merged(results, total_rows=len(dataset))
+        if self.kept_ids and not (merged.has_errors() or merged.has_validation_errors()):
+            advance_sequences(self._meta.model)
+        return merged
 
     def do_instance_save(self, instance, is_create):
         data = self.service_data(instance)
         if is_create:
+            if instance.pk is not None:
+                data["id"] = instance.pk
+                self.kept_ids = True
             created = self.writes.create(**data)
             instance.pk = created.pk
             instance.__dict__.update(created.__dict__)
         else:
             self.writes.update(**{self.writes.kwarg: instance}, **data)
 
-    def get_instance(self, instance_loader, row):
-        (column,) = self._meta.import_id_fields
-        key = (row.get(column) or "").strip()
-        if not key:
+    # Finding a row's record ---------------------------------------------------------
+
+    def records(self):
+        """The records a row may name (any, deleted or not)."""
+        return self._meta.model.objects.all()
+
+    def row_id(self, row) -> int | None:
+        raw = row.get("id")
+        if raw is None or str(raw).strip() == "":
             return None
-        return self._meta.model.objects.filter(**{self.match_lookup or column: key}).first()
+        try:
+            pk = int(Decimal(str(raw).strip()))
+        except (InvalidOperation, ValueError):
+            raise ValidationError({"id": f"{raw!r} is not an id."}) from None
+        if not 1 <= pk <= MAX_INT:
+            raise ValidationError({"id": f"{pk} is not an id."})
+        return pk
+
+    def natural_key_of(self, row) -> str:
+        return str(row.get(self.natural_key) or "").strip() if self.natural_key else ""
+
+    def names(self, record, key: str) -> bool:
+        """Whether `key` (a natural key's cell) names `record`."""
+        return getattr(record, self.natural_key) == key
+
+    def get_instance(self, instance_loader, row):
+        """The record with the row's id, else the one its natural key names, else None (a
+        new record). An id and a natural key naming two different records is an error."""
+        pk, key = self.row_id(row), self.natural_key_of(row)
+        by_id = self.records().filter(pk=pk).first() if pk is not None else None
+        if not key or (by_id is not None and self.names(by_id, key)):
+            return by_id
+        lookup = self.match_lookup or self.natural_key
+        by_key = self.records().filter(**{lookup: key}).first()
+        if by_id is not None and by_key is not None:
+            noun = self._meta.model._meta.verbose_name
+            raise ValidationError(
+                {
+                    "id": f"The {noun} with id {pk} is not the one with {self.natural_key} "
+                    f"{key!r} (id {by_key.pk}): fix the id or the {self.natural_key}."
+                }
+            )
+        return by_id or by_key
+
+    def import_field(self, field, instance, row, is_m2m=False, **kwargs):
+        if field.attribute == "id" and not instance._state.adding:
+            return  # The id names the record (get_instance); a record's id never changes.
+        super().import_field(field, instance, row, is_m2m, **kwargs)
+
+    # Unchanged rows ---------------------------------------------------------------------
+
+    def compared_values(self, instance) -> dict[str, Any]:
+        """The record's values that the row's columns set (relations by id)."""
+        values = {}
+        model: type[models.Model] = self._meta.model  # type: ignore[assignment]
+        for field in self.get_import_fields():
+            if not field.attribute or field.attribute == "id" or field.readonly:
+                continue
+            try:
+                model_field = model._meta.get_field(field.attribute)
+            except FieldDoesNotExist:  # a column the resource handles itself
+                continue
+            if isinstance(model_field, models.Field) and model_field.concrete:
+                values[field.attribute] = getattr(instance, model_field.attname)
+        return values
+
+    def after_init_instance(self, instance, new, row, **kwargs):
+        if not new:
+            instance._import_before = self.compared_values(instance)
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        """Skip (report as unchanged) a row of a known record whose values it already has."""
+        if import_validation_errors or instance._state.adding or not self._meta.skip_unchanged:
+            return False
+        before = getattr(instance, "_import_before", None)
+        if before is None:
+            return False
+        after = self.compared_values(instance)
+        return all(_same(after[name], before.get(name)) for name in after)
 
     def get_export_queryset_for_stream(self, queryset):
         """The queryset an export iterates, with what each row needs fetched in bulk."""
@@ -348,7 +483,7 @@ class ServiceResource(resources.ModelResource):
 
 
 class CustomerResource(ServiceResource):
-    id = fields.Field(attribute="id", column_name="id", readonly=True)
+    id = id_field()
     email = fields.Field(attribute="email", column_name="email", widget=TextWidget())
     first_name = fields.Field(attribute="first_name", column_name="first_name", widget=TextWidget())
     last_name = fields.Field(attribute="last_name", column_name="last_name", widget=TextWidget())
@@ -357,7 +492,11 @@ class CustomerResource(ServiceResource):
     currency = optional("currency")
     registered_at = optional("registered_at", StoreDateTimeWidget())
     accepts_marketing = optional("accepts_marketing", widgets.BooleanWidget())
+    natural_key = "email"
     match_lookup = "email__iexact"
+
+    def names(self, record, key: str) -> bool:
+        return record.email.lower() == key.lower()
 
     class Meta:
         model = Customer
@@ -366,7 +505,7 @@ class CustomerResource(ServiceResource):
 
 
 class ProductResource(ServiceResource):
-    id = fields.Field(attribute="id", column_name="id", readonly=True)
+    id = id_field()
     title = fields.Field(attribute="title", column_name="title", widget=TextWidget())
     handle = fields.Field(attribute="handle", column_name="handle", widget=TextWidget())
     sku = fields.Field(attribute="sku", column_name="sku", widget=TextWidget())
@@ -386,6 +525,7 @@ class ProductResource(ServiceResource):
     )
     tags = fields.Field(attribute="tags", column_name="tags", widget=TextWidget())
     content = fields.Field(attribute="content", column_name="content", widget=TextWidget())
+    natural_key = "handle"
 
     class Meta:
         model = Product
@@ -417,7 +557,8 @@ class LineItemsField(fields.Field):
 
 
 class OrderResource(ServiceResource):
-    id = fields.Field(attribute="id", column_name="id", widget=WholeNumberWidget())
+    id = id_field()
+    reference = optional("reference")
     customer = fields.Field(
         attribute="customer", column_name="customer_email", widget=customer_by_email()
     )
@@ -439,10 +580,13 @@ class OrderResource(ServiceResource):
     taxes_included = fields.Field(
         attribute="taxes_included", column_name="taxes_included", widget=widgets.BooleanWidget()
     )
+    # Empty: computed from the line items; given (a historical order's): kept.
     subtotal_price = fields.Field(
-        attribute="subtotal_price", column_name="subtotal_price", readonly=True
+        attribute="subtotal_price", column_name="subtotal_price", widget=MoneyWidget()
     )
-    total_price = fields.Field(attribute="total_price", column_name="total_price", readonly=True)
+    total_price = fields.Field(
+        attribute="total_price", column_name="total_price", widget=MoneyWidget()
+    )
     phone = fields.Field(attribute="phone", column_name="phone", widget=TextWidget())
     contact_email = fields.Field(
         attribute="contact_email", column_name="contact_email", widget=TextWidget()
@@ -455,6 +599,7 @@ class OrderResource(ServiceResource):
         model = Order
         fields = (
             "id",
+            "reference",
             "customer",
             "ordered_at",
             "financial_status",
@@ -471,8 +616,8 @@ class OrderResource(ServiceResource):
             "customer_locale",
         )
         import_id_fields = ("id",)
-        use_transactions = True
-        skip_unchanged = False
+
+    natural_key = "reference"
 
     def before_import(self, dataset, **kwargs):
         """Add the id column if missing; fetch the batch's customers and products at once."""
@@ -487,28 +632,64 @@ class OrderResource(ServiceResource):
             handles = set().union(*(line_item_handles(str(t or "")) for t in dataset["line_items"]))
             line_items.known = live_products_by_handle(handles)
 
-    def get_instance(self, instance_loader, row):
-        raw = row.get("id")
-        if raw in (None, ""):
-            return None
-        try:
-            pk = int(Decimal(str(raw).strip()))
-        except (InvalidOperation, ValueError):
-            raise ValidationError({"id": f"{raw!r} is not an order id."}) from None
-        order = Order.objects.select_related("customer").filter(pk=pk).first()
-        if order is None:
-            raise ValidationError(
-                {"id": f"No order with id {pk}: leave the id empty to create an order."}
-            )
-        return order
+    def records(self):
+        return Order.objects.select_related("customer")
 
     def import_field(self, field, instance, row, is_m2m=False, **kwargs):
-        if field.attribute == "id":
-            return  # The id selects the order (get_instance); it is never written.
+        if field.attribute in services.ORDER_TOTALS:
+            # Kept apart: only a total the row gives is passed to the service.
+            if field.column_name in row:
+                totals = instance.__dict__.setdefault("_import_totals", {})
+                totals[field.attribute] = field.clean(row)
+            return
         super().import_field(field, instance, row, is_m2m, **kwargs)
 
+    def given_totals(self, instance) -> dict:
+        totals = getattr(instance, "_import_totals", {})
+        return {name: value for name, value in totals.items() if value is not None}
+
     def service_data(self, instance) -> dict:
-        return {**super().service_data(instance), "line_items": self.imported_items(instance)}
+        return {
+            **super().service_data(instance),
+            **self.given_totals(instance),
+            "line_items": self.imported_items(instance),
+        }
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        """Unchanged: the order's fields, its line items (products, quantities and unit
+        prices, in order) and its totals (given, or computed from those items) as stored."""
+        if not super().skip_row(instance, original, row, import_validation_errors):
+            return False
+        stored = list(
+            LineItem.objects.filter(order=instance)
+            .order_by("id")
+            .values_list("product_id", "quantity", "price")
+        )
+        items = [(p, q, price) for p, q, price in stored]
+        given = getattr(instance, "_import_line_items", None)
+        if given is not None:
+            items = [(item.product.pk, item.quantity, item.unit_price) for item in given]
+            if items != stored:
+                return False
+        totals = services.order_totals(
+            line_items=[(quantity, price) for _, quantity, price in items],
+            total_tax=instance.total_tax,
+            taxes_included=instance.taxes_included,
+            total_discounts=instance.total_discounts,
+        )
+        expected = {
+            "subtotal_price": totals.subtotal_price,
+            "total_price": totals.total_price,
+            **self.given_totals(instance),
+        }
+        before = instance._import_before
+        return all(before[name] == value for name, value in expected.items())
+
+    def compared_values(self, instance) -> dict[str, Any]:
+        values = super().compared_values(instance)
+        for name in services.ORDER_TOTALS:
+            values[name] = getattr(instance, name)  # set aside by import_field, so unchanged
+        return values
 
     def imported_items(self, instance) -> list | None:
         """The row's line items; None on an update that leaves them as they are."""
@@ -520,7 +701,9 @@ class OrderResource(ServiceResource):
         items = data.pop("line_items")
         services.order_prepare(order=instance, **data)
         if items is not None:
-            services.order_prepare_items(order=instance, line_items=items)
+            services.order_prepare_items(
+                order=instance, line_items=items, totals_given=tuple(self.given_totals(instance))
+            )
 
     def get_export_queryset_for_stream(self, queryset):
         items = LineItem.objects.select_related("product").only(
@@ -529,3 +712,168 @@ class OrderResource(ServiceResource):
         return queryset.select_related("customer").prefetch_related(
             Prefetch("line_items", queryset=items)
         )
+
+
+# The depth to which a category export lists parents before subcategories.
+MAX_DEPTH = 6
+
+
+class CategoryResource(ServiceResource):
+    id = id_field()
+    title = fields.Field(attribute="title", column_name="title", widget=TextWidget())
+    handle = fields.Field(attribute="handle", column_name="handle", widget=TextWidget())
+    content = fields.Field(attribute="content", column_name="content", widget=TextWidget())
+    parent = fields.Field(attribute="parent", column_name="parent", widget=ParentWidget())
+    available = optional("available", widgets.BooleanWidget())
+    published_at = fields.Field(
+        attribute="published_at", column_name="published_at", widget=StoreDateTimeWidget()
+    )
+    natural_key = "handle"
+
+    class Meta:
+        model = Category
+        fields = ("id", *services.CATEGORY_FIELDS)
+        import_id_fields = ("handle",)
+
+    def before_import(self, dataset, **kwargs):
+        self.fields["parent"].widget.pending = {}
+
+    def before_import_row(self, row, **kwargs):
+        if not (row.get("handle") or "").strip() and (row.get("title") or "").strip():
+            row["handle"] = slugify(str(row["title"]), allow_unicode=True)
+
+    def import_instance(self, instance, row, **kwargs):
+        """Let later rows of the file name a new category as their parent before it is
+        written (a parent comes before its subcategories, as an export lists them)."""
+        super().import_instance(instance, row, **kwargs)
+        if instance._state.adding and not self.writing and instance.handle:
+            # Without its id: the id is not in the database yet, so a check would refuse it.
+            unsaved = copy.copy(instance)
+            unsaved.pk = None
+            self.fields["parent"].widget.pending.setdefault(instance.handle, unsaved)
+
+    def get_export_queryset_for_stream(self, queryset):
+        """Parents before their subcategories (by depth, to MAX_DEPTH), so that the file
+        imports back in one pass."""
+        depth = models.Case(
+            *(
+                models.When(**{"__".join(["parent"] * level) + "__isnull": True}, then=level - 1)
+                for level in range(1, MAX_DEPTH + 1)
+            ),
+            default=MAX_DEPTH,
+        )
+        return queryset.select_related("parent").alias(depth=depth).order_by("depth", "id")
+
+
+class StoreResource(ServiceResource):
+    """The store's settings: one row, which updates the store (any id names it)."""
+
+    id = fields.Field(attribute="id", column_name="id", readonly=True)
+    name = fields.Field(attribute="name", column_name="name", widget=TextWidget())
+    currency = fields.Field(attribute="currency", column_name="currency", widget=TextWidget())
+    time_zone = fields.Field(attribute="time_zone", column_name="time_zone", widget=TextWidget())
+    email = fields.Field(attribute="email", column_name="email", widget=TextWidget())
+    description = fields.Field(
+        attribute="description", column_name="description", widget=TextWidget()
+    )
+    country = fields.Field(attribute="country", column_name="country", widget=TextWidget())
+    base_url = fields.Field(attribute="base_url", column_name="base_url", widget=TextWidget())
+
+    class Meta:
+        model = Store
+        fields = ("id", *services.STORE_FIELDS)
+        import_id_fields = ("id",)
+
+    def get_instance(self, instance_loader, row):
+        return Store.load()
+
+    def service_data(self, instance) -> dict:
+        return {name: getattr(instance, name) for name in services.STORE_FIELDS}
+
+    def compared_values(self, instance) -> dict[str, Any]:
+        values = super().compared_values(instance)
+        values["country"] = str(values["country"])
+        return values
+
+    def prepare(self, instance) -> None:
+        services.validate(instance)
+
+    def do_instance_save(self, instance, is_create):
+        services.store_update(**self.service_data(instance))
+
+
+# A whole store, one file per entity, in the order an import needs them: the store's
+# settings (the time zone the files' dates are in), then what each entity names.
+STORE_FILES: tuple[tuple[str, type[ServiceResource]], ...] = (
+    ("store", StoreResource),
+    ("categories", CategoryResource),
+    ("products", ProductResource),
+    ("customers", CustomerResource),
+    ("orders", OrderResource),
+)
+
+
+def store_queryset(resource: ServiceResource):
+    """What a store export writes of an entity: its live records (the admin's list shows
+    these; the feed lists no others)."""
+    model: Any = resource._meta.model
+    if model is Store:
+        return Store.objects.filter(pk=Store.load().pk)
+    return model.objects.alive()
+
+
+@dataclass
+class Refusal:
+    row: int  # the row's number in the file, the header apart (as the admin numbers them)
+    errors: dict[str, list[str]]
+
+
+@dataclass
+class FileSummary:
+    """How the rows of one imported file went."""
+
+    rows: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    refused: int = 0
+    refusals: list[Refusal] = dataclasses.field(default_factory=list)
+
+
+def refusals(result: Result, *, offset: int = 0) -> list[Refusal]:
+    """The rows a result refused, by row number, with their errors by field."""
+    found = [
+        Refusal(offset + row.number, {k: list(v) for k, v in row.error_dict.items()})
+        for row in result.invalid_rows
+    ]
+    for number, errors in result.row_errors():
+        found.append(Refusal(offset + number, {"__all__": [str(e.error) for e in errors]}))
+    return sorted(found, key=lambda refusal: refusal.row)
+
+
+def import_in_batches(
+    resource: ServiceResource,
+    dataset,
+    *,
+    batch: int,
+    progress: Callable[[int], object] = lambda rows: None,
+    shown: int = 20,
+) -> FileSummary:
+    """Import a file `batch` rows at a time, each batch checked then written in one
+    transaction. A batch with a refused row writes nothing and ends the import (the batches
+    before it stay written; importing the file again finds them unchanged)."""
+    summary = FileSummary(rows=len(dataset))
+    for start in range(0, len(dataset), batch):
+        chunk = type(dataset)(*dataset[start : start + batch], headers=dataset.headers)
+        result = resource.import_data(chunk, dry_run=False, rollback_on_validation_errors=True)
+        if result.has_errors() or result.has_validation_errors():
+            refused = refusals(result, offset=start)
+            summary.refused = len(refused)
+            summary.refusals = refused[:shown]
+            return summary
+        totals = result.totals
+        summary.new += totals[RowResult.IMPORT_TYPE_NEW]
+        summary.changed += totals[RowResult.IMPORT_TYPE_UPDATE]
+        summary.unchanged += totals[RowResult.IMPORT_TYPE_SKIP]
+        progress(len(chunk))
+    return summary

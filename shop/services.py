@@ -93,6 +93,7 @@ ORDER_SPEC = (
     Field("phone", _from_customer("phone")),
     Field("contact_email", _from_customer("email")),
     Field("customer_locale", _constant("")),
+    Field("reference", _constant(None)),
 )
 # Computed from the line items unless given (imports of historical orders may carry them).
 ORDER_TOTALS_SPEC = (Field("subtotal_price"), Field("total_price"))
@@ -149,6 +150,11 @@ CONSTRAINT_FIELDS = [
         ("shop_category.handle", "shop_category_handle"),
         "handle",
         "A category with this handle already exists.",
+    ),
+    (
+        ("order_reference_unique", "shop_order.reference"),
+        "reference",
+        "An order with this reference already exists.",
     ),
 ]
 
@@ -283,8 +289,9 @@ def customer_prepare(*, customer: Customer, **data: Any) -> Customer:
 
 
 @transaction.atomic
-def customer_create(**data: Any) -> Customer:
-    return _write(Customer(), CUSTOMER_SPEC, data)
+def customer_create(*, id: int | None = None, **data: Any) -> Customer:
+    """Create a customer; `id` keeps the id a record had elsewhere (an import), when free."""
+    return _write(Customer(pk=id), CUSTOMER_SPEC, data)
 
 
 @transaction.atomic
@@ -454,7 +461,9 @@ def _given_totals(data: Mapping[str, Any]) -> tuple[str, ...]:
 def _write_order(order: Order, line_items, data: Mapping[str, Any]) -> Order:
     action = "create" if order._state.adding else "update"
     customer_before = order.customer_id
-    figures_before = figures.order_contribution(order.pk, lock=True)
+    figures_before = figures.order_contribution(
+        None if order._state.adding else order.pk, lock=True
+    )
     order_prepare(order=order, **data)
     replace = line_items is not None
     if line_items is None:
@@ -482,10 +491,12 @@ def _write_order(order: Order, line_items, data: Mapping[str, Any]) -> Order:
 
 
 @transaction.atomic
-def order_create(*, line_items: Iterable[LineItemInput | Mapping], **data: Any) -> Order:
+def order_create(
+    *, line_items: Iterable[LineItemInput | Mapping], id: int | None = None, **data: Any
+) -> Order:
     """Create an order with its line items in one transaction; totals are computed unless
-    given."""
-    return _write_order(Order(), list(line_items), data)
+    given. `id` keeps the id the order had elsewhere (an import), when free."""
+    return _write_order(Order(pk=id), list(line_items), data)
 
 
 @transaction.atomic
@@ -521,8 +532,9 @@ def product_prepare(*, product: Product, **data: Any) -> Product:
 
 
 @transaction.atomic
-def product_create(**data: Any) -> Product:
-    return _write(Product(), PRODUCT_SPEC, data)
+def product_create(*, id: int | None = None, **data: Any) -> Product:
+    """Create a product; `id` keeps the id a record had elsewhere (an import), when free."""
+    return _write(Product(pk=id), PRODUCT_SPEC, data)
 
 
 @transaction.atomic
@@ -546,8 +558,9 @@ def category_prepare(*, category: Category, **data: Any) -> Category:
 
 
 @transaction.atomic
-def category_create(**data: Any) -> Category:
-    return _write(Category(), CATEGORY_SPEC, data)
+def category_create(*, id: int | None = None, **data: Any) -> Category:
+    """Create a category; `id` keeps the id a record had elsewhere (an import), when free."""
+    return _write(Category(pk=id), CATEGORY_SPEC, data)
 
 
 @transaction.atomic

@@ -36,6 +36,7 @@ def test_order_detail_is_the_exact_item_with_line_items(api):
         "phone": order.customer.phone,
         "contact_email": order.customer.email,
         "customer_locale": "",
+        "reference": None,
         "line_items": [
             {
                 "id": item.pk,

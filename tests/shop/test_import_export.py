@@ -182,25 +182,36 @@ nour@example.com,tee times two
     assert "is not 'handle x quantity" in errors[5]["line_items"][0]
 
 
-def test_order_import_updates_an_order_by_id_and_refuses_an_unknown_id(catalogue):
+def test_order_import_updates_an_order_by_id_and_creates_one_with_a_free_id(catalogue):
     order = OrderFactory(customer=catalogue["customer"], items=1)
     header = "id,customer_email,financial_status,line_items\n"
     known = f"{order.pk},nour@example.com,refunded,mug x 3\n"
-    unknown = "999999,nour@example.com,refunded,mug x 3\n"
+    free = "999999,nour@example.com,refunded,mug x 1\n"
 
-    result = OrderResource().import_data(
-        _csv(header + known + unknown), dry_run=False, rollback_on_validation_errors=True
-    )
+    result = OrderResource().import_data(_csv(header + known + free), dry_run=False)
 
-    assert "No order with id 999999" in _errors(result)[2]["id"][0]
-    order.refresh_from_db()
-    assert order.financial_status == "successful"  # Rolled back with the failed row.
-
-    result = OrderResource().import_data(_csv(header + known), dry_run=False)
     assert not result.has_validation_errors(), _errors(result)
+    assert [r.import_type for r in result.rows] == ["update", "new"]
     order.refresh_from_db()
     assert order.financial_status == "refunded"
     assert order.total_price == Decimal("37.50")
+    # The free id is kept: a store moved in keeps the ids converted.in knows.
+    assert Order.objects.get(pk=999999).total_price == Decimal("12.50")
+
+
+def test_order_import_refuses_a_bad_id_and_writes_nothing(catalogue):
+    order = OrderFactory(customer=catalogue["customer"], items=1)
+    data = _csv(
+        "id,customer_email,financial_status,line_items\n"
+        f"{order.pk},nour@example.com,refunded,mug x 3\n"
+        "abc,nour@example.com,refunded,mug x 3\n"
+    )
+
+    result = OrderResource().import_data(data, dry_run=False, rollback_on_validation_errors=True)
+
+    assert "'abc' is not an id" in _errors(result)[2]["id"][0]
+    order.refresh_from_db()
+    assert order.financial_status == "successful"
 
 
 def test_exported_orders_import_back_unchanged(catalogue):
@@ -219,7 +230,7 @@ def test_exported_orders_import_back_unchanged(catalogue):
     )
 
     assert not result.has_validation_errors(), _errors(result)
-    assert [r.import_type for r in result.rows] == ["update"]
+    assert [r.import_type for r in result.rows] == ["skip"]  # unchanged: not written
     after = list(Order.objects.values().order_by("pk"))
     for row in before + after:
         row.pop("updated_at")
