@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from config import ratelimit
+from core import ratelimit
 
 ROOT = Path(__file__).resolve().parents[2]
 
