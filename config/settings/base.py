@@ -119,8 +119,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Caches shared by every worker process (rate limits, feed counters): the database by
-# default, Redis when REDIS_URL is set.
+# Django's cache, shared by every worker process: the database by default, Redis when
+# REDIS_URL is set. (Rate limits keep their own counters: RATELIMIT_REDIS_URL below.)
 if env.str("REDIS_URL", default=""):
     CACHES = {
         "default": env.cache_url("REDIS_URL", backend="django.core.cache.backends.redis.RedisCache")
