@@ -115,21 +115,40 @@ class AdminLoginThrottleMiddleware:
         ip = ratelimit.client_ip(request)
         username = login_throttle_name(request.POST.get("username", ""))
         keys = [(f"login-ip:{ip}", self.limit_ip), (f"login-user:{username}", self.limit_user)]
-        verdicts = [ratelimit.hit(key, limit=limit, window=self.window) for key, limit in keys]
-        refused = [verdict for verdict in verdicts if not verdict.allowed]
-        if refused:
+        verdicts: list[ratelimit.Verdict] = []
+        try:
+            for key, limit in keys:
+                verdicts.append(ratelimit.hit(key, limit=limit, window=self.window))
+        except (ratelimit.CounterUnavailable, OperationalError, InterfaceError):
+            # No attempt is checked uncounted.
             response = HttpResponse(
-                "Too many failed login attempts. Try again in a few minutes.",
-                status=429,
+                "Logins cannot be checked right now. Try again in a moment.",
+                status=503,
                 content_type="text/plain",
             )
-            response["Retry-After"] = str(max(verdict.retry_after for verdict in refused))
+            response["Retry-After"] = str(ratelimit.CounterUnavailable.wait)
         else:
-            response = self.get_response(request)
+            refused = [verdict for verdict in verdicts if not verdict.allowed]
+            if refused:
+                response = HttpResponse(
+                    "Too many failed login attempts. Try again in a few minutes.",
+                    status=429,
+                    content_type="text/plain",
+                )
+                response["Retry-After"] = str(max(verdict.retry_after for verdict in refused))
+            else:
+                response = self.get_response(request)
         if response.status_code != 200:  # not a wrong password: give the attempt back
+            self._take_back(verdicts)
+        return response
+
+    def _take_back(self, verdicts: list[ratelimit.Verdict]) -> None:
+        try:
             for verdict in verdicts:
                 ratelimit.take_back(verdict)
-        return response
+        except (ratelimit.CounterUnavailable, OperationalError, InterfaceError):
+            # The answer stands; the attempt stays counted until its window ends.
+            logging.getLogger("config.login").warning("could not give a login attempt back")
 
 
 class DatabaseUnavailableMiddleware:

@@ -15,12 +15,15 @@ Redis expires its keys itself.
 
 import hashlib
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, router
+from rest_framework import exceptions, status
 
 # A key longer than the column is stored as its hash.
 MAX_KEY_LENGTH = 200
@@ -31,6 +34,19 @@ REDIS_TAKE_BACK = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
 return 0
 """
+
+
+class CounterUnavailable(exceptions.APIException):
+    """Redis, where the counters are kept, cannot be reached: no request passes uncounted.
+
+    An API exception, so the REST API and the feed answer it in their own shapes (503 with
+    Retry-After); the admin's login answers it in words.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Requests cannot be counted against their limits right now. Try again shortly."
+    default_code = "rate_limit_unavailable"
+    wait = 5
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,16 @@ def _redis(url: str) -> Any:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
 
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    import redis
+
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise CounterUnavailable from exc
+
+
 def _redis_key(key: str, window_start: int) -> str:
     return f"{REDIS_PREFIX}{key}:{window_start}"
 
@@ -124,10 +150,11 @@ def _count_in_database(key: str, window_start: int, ends: int) -> int:
 
 def _count_in_redis(url: str, key: str, window_start: int, ends: int) -> int:
     redis_key = _redis_key(key, window_start)
-    pipe = _redis(url).pipeline(transaction=True)
-    pipe.incr(redis_key)
-    pipe.expireat(redis_key, ends + 1)
-    count, _ = pipe.execute()
+    with _redis_errors():
+        pipe = _redis(url).pipeline(transaction=True)
+        pipe.incr(redis_key)
+        pipe.expireat(redis_key, ends + 1)
+        count, _ = pipe.execute()
     return int(count)
 
 
@@ -150,8 +177,8 @@ def take_back(verdict: Verdict) -> None:
     """Undo the hit that gave `verdict`, in the window it was counted in."""
     url = _redis_url()
     if url:
-        client = _redis(url)
-        client.eval(REDIS_TAKE_BACK, 1, _redis_key(verdict.key, verdict.window_start))
+        with _redis_errors():
+            _redis(url).eval(REDIS_TAKE_BACK, 1, _redis_key(verdict.key, verdict.window_start))
         return
     connection = _database_connection()
     sql = (
@@ -168,7 +195,8 @@ def reset(key: str, *, window: int) -> None:
     window_start = int(time.time()) // window * window
     url = _redis_url()
     if url:
-        _redis(url).delete(_redis_key(key, window_start))
+        with _redis_errors():
+            _redis(url).delete(_redis_key(key, window_start))
         return
     _model().objects.filter(key=key, window_start=window_start).delete()
 

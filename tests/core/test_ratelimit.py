@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import IntegrityError, connection, connections
+from django.test import Client
 
 from core import ratelimit
 from core.models import RateLimitCount
@@ -169,3 +170,43 @@ def test_redis_keys_expire_when_their_window_ends(settings, redis_url):
     keys = client.keys(f"{ratelimit.REDIS_PREFIX}*")
     assert keys == [f"{ratelimit.REDIS_PREFIX}k:{verdict.window_start}".encode()]
     assert 0 < client.ttl(keys[0]) <= 61
+
+
+# Redis out of reach ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_down(settings, tmp_path):
+    settings.RATELIMIT_REDIS_URL = f"unix://{tmp_path}/no-redis.sock"
+
+
+def test_without_redis_a_hit_is_refused_not_passed(redis_down):
+    with pytest.raises(ratelimit.CounterUnavailable):
+        ratelimit.hit("k", limit=5, window=60)
+
+
+def test_without_redis_the_api_answers_503_in_its_shape(redis_down, store):
+    from shop.api.services import api_key_create
+
+    _, raw = api_key_create(name="ERP", scopes=["customers.read"])
+    response = Client().get("/api/v1/customers", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    body = response.json()
+    assert (body["status"], body["code"]) == (503, "rate_limit_unavailable")
+
+
+def test_without_redis_a_wrong_feed_token_is_answered_503(redis_down, db):
+    response = Client().post("/convertedin/orders", {"token": "not-the-right-token"})
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["message"].startswith("Requests cannot be counted")
+
+
+def test_without_redis_the_admin_login_checks_no_password(redis_down, django_user_model):
+    django_user_model.objects.create_superuser("boss", "", "right-password-123")
+    client = Client()
+    response = client.post("/admin/login/", {"username": "boss", "password": "right-password-123"})
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "_auth_user_id" not in client.session
