@@ -178,9 +178,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=40)
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--redis-url", default="", help="count in this Redis (RATELIMIT_REDIS_URL)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = django_env(f"sqlite:///{tmp}/db.sqlite3")
+        env = django_env(f"sqlite:///{tmp}/db.sqlite3", RATELIMIT_REDIS_URL=args.redis_url)
         manage(args.root, env, "migrate", "-v0")
         (key,) = create_keys(args.root, env, count=1, limit=args.limit)
         with server(args.server, args.root, env, workers=args.workers) as port:
