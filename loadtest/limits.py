@@ -7,8 +7,9 @@ runs the app of another checkout, e.g. an older commit:
 
     python -m loadtest.limits --server gunicorn --root /tmp/old-checkout
 
-tests/core/test_limits_live.py uses the same helpers. Every request has a timeout and every
-wait a deadline.
+With --redis-url, runs within one minute share their count: each fresh database's key is
+number 1. tests/core/test_limits_live.py uses the same helpers. Every request has a timeout
+and every wait a deadline.
 """
 
 import argparse
