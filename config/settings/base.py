@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "import_export",
     "django_countries",
     "config",
+    "core",
     "shop",
     "shop.api.apps.ApiConfig",
     "feeds",
@@ -118,8 +119,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Caches shared by every worker process (rate limits, feed counters): the database by
-# default, Redis when REDIS_URL is set.
+# Django's cache, shared by every worker process: the database by default, Redis when
+# REDIS_URL is set. (Rate limits keep their own counters: RATELIMIT_REDIS_URL below.)
 if env.str("REDIS_URL", default=""):
     CACHES = {
         "default": env.cache_url("REDIS_URL", backend="django.core.cache.backends.redis.RedisCache")
@@ -131,6 +132,12 @@ else:
             "LOCATION": "cache_table",
         }
     }
+
+# Rate limits (core.ratelimit) count each hit atomically: on Redis when this is set (by
+# default REDIS_URL), else in the database (the core_ratelimitcount table, whose rows of ended
+# windows are pruned on every RATELIMIT_PRUNE_EVERY-th new row).
+RATELIMIT_REDIS_URL = env.str("RATELIMIT_REDIS_URL", default=env.str("REDIS_URL", default=""))
+RATELIMIT_PRUNE_EVERY = env.int("RATELIMIT_PRUNE_EVERY", default=100)
 
 # A REST API read whose statements run longer than this is stopped and answered 503.
 API_QUERY_TIMEOUT_SECONDS = env.float("API_QUERY_TIMEOUT_SECONDS", default=10)
@@ -183,9 +190,10 @@ SPECTACULAR_SETTINGS = {
 # only that far. 0 (the default) means REMOTE_ADDR is the client.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
-ADMIN_LOGIN_FAILURES_PER_USER = 5
-ADMIN_LOGIN_FAILURES_PER_ADDRESS = 20
-ADMIN_LOGIN_WINDOW_SECONDS = 300
+# Wrong passwords the admin's login checks per username and per client address in a window.
+ADMIN_LOGIN_FAILURES_PER_USER = env.int("ADMIN_LOGIN_FAILURES_PER_USER", default=5)
+ADMIN_LOGIN_FAILURES_PER_ADDRESS = env.int("ADMIN_LOGIN_FAILURES_PER_ADDRESS", default=20)
+ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,
