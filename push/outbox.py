@@ -2,6 +2,8 @@
 
 import threading
 
+from django.db import transaction
+
 from shop.models import Category, Customer, Order, Product
 
 from .models import PushEvent
@@ -21,13 +23,20 @@ _bulk = threading.local()
 def record_changes(sender, *, changes, **kwargs) -> None:
     if getattr(_bulk, "depth", 0):
         return
-    PushEvent.objects.bulk_create(
-        [
-            PushEvent(entity=ENTITIES[model], record_id=pk, action=action)
-            for model, pk, action in changes
-            if model in ENTITIES and pk is not None
-        ]
-    )
+    rows = [
+        PushEvent(entity=ENTITIES[model], record_id=pk, action=action)
+        for model, pk, action in changes
+        if model in ENTITIES and pk is not None
+    ]
+    if rows:
+        PushEvent.objects.bulk_create(rows)
+        transaction.on_commit(_outbox_written)
+
+
+def _outbox_written() -> None:
+    from .tasks import outbox_written  # the worker's module imports this one
+
+    outbox_written()
 
 
 def bulk_load_started(sender, **kwargs) -> None:
