@@ -259,13 +259,15 @@ CONTENT_SECURITY_POLICY = {
 # (default REDIS_URL) for `manage.py rqworker --with-scheduler default` (django-tasks-rq).
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")
 if TASKS_BACKEND == "rq":
-    INSTALLED_APPS.append("django_rq")
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     _tasks_redis_url = env.str("TASKS_REDIS_URL", default=env.str("REDIS_URL", default=""))
     if not _tasks_redis_url:
         raise ImproperlyConfigured("TASKS_BACKEND=rq needs TASKS_REDIS_URL or REDIS_URL.")
     # RQ stops a job after DEFAULT_TIMEOUT seconds: the quality count may take long.
     RQ_QUEUES = {"default": {"URL": _tasks_redis_url, "DEFAULT_TIMEOUT": 3600}}
+    # Workers run jobs as Tasks through django-tasks-rq's job class (no --job-class needed).
+    RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
 elif TASKS_BACKEND == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 else:
