@@ -30,7 +30,10 @@ def record_changes(sender, *, changes, **kwargs) -> None:
     ]
     if rows:
         PushEvent.objects.bulk_create(rows)
-        transaction.on_commit(_outbox_written)
+        connection = transaction.get_connection()
+        # Once per transaction: an import's thousands of writes ask for one pump.
+        if not any(func is _outbox_written for _, func, _ in connection.run_on_commit):
+            transaction.on_commit(_outbox_written)
 
 
 def _outbox_written() -> None:

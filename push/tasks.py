@@ -54,7 +54,11 @@ def _hold(chain: str) -> str | None:
 
 @task()
 def pump(chain: str = "") -> int:
-    held = _hold(chain)
+    try:
+        held = _hold(chain)
+    except Exception:  # noqa: BLE001 - a cache outage must not end the chain
+        logger.warning("The push pump's lease is unreadable; this pump carries on.", exc_info=True)
+        held = chain or uuid.uuid4().hex
     if held is None:
         return 0
     when = timezone.now() + timedelta(seconds=settings.PUSH_PUMP_SECONDS)
@@ -68,7 +72,10 @@ def pump(chain: str = "") -> int:
             time.sleep(settings.PUSH_POLL_SECONDS)
     delivery.prune()
     _prune_pump_results()
-    _hold(held)
+    try:
+        _hold(held)
+    except Exception:  # noqa: BLE001 - the successor renews it
+        logger.warning("The push pump's lease is unreadable.", exc_info=True)
     return sent
 
 

@@ -42,11 +42,22 @@ def connected(store):
 
 
 @pytest.mark.django_db
-def test_writes_start_one_pump_however_many_they_are(store, django_capture_on_commit_callbacks):
+def test_a_transaction_of_many_writes_asks_for_a_pump_once(
+    store, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         for n in range(20):
             services.customer_create(email=f"c{n}@example.com", first_name="A", last_name="B")
-    assert len(callbacks) == 20
+    assert len(callbacks) == 1
+    [args] = waiting_pumps()
+    assert args == [cache.get(LEASE_KEY)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_start_one_pump_however_many_they_are(store):
+    for n in range(20):
+        services.customer_create(email=f"c{n}@example.com", first_name="A", last_name="B")
+    assert PushEvent.objects.count() == 20
     [args] = waiting_pumps()
     assert args == [cache.get(LEASE_KEY)]
 
@@ -215,3 +226,16 @@ def test_the_connection_page_says_in_words_that_no_worker_delivers(
     }
     settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}
     assert "python manage.py rqworker --with-scheduler default" in clerk.get(PAGE).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_cache_outage_does_not_end_the_chain(store, settings, tmp_path):
+    settings.PUSH_PUMP_SECONDS = 0.1
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"unix://{tmp_path}/no-redis-here.sock",
+        }
+    }
+    assert pump.call("a-chain") == 0
+    assert waiting_pumps() == [["a-chain"]]
