@@ -19,7 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_healthz_answers_200_when_the_database_answers(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "up"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "up",
+        "push": {"stalled": False, "stalled_since": None},
+    }
 
 
 def test_healthz_answers_503_when_the_database_does_not(client, db, monkeypatch):
