@@ -349,8 +349,10 @@ class PageNumberPagination(BasePagination):
                     "follow `links.next` until it is null. Sorted by id; when the first request "
                     "has `updated_after`, by updated_at then id, and deleted records are "
                     "listed too (with their `deleted_at`) unless `is_deleted=false`. Keep "
-                    "`meta.next_cursor` to resume later with what changed since. No total is "
-                    "counted; `page` and `ordering` do not apply."
+                    "`meta.next_cursor` to resume later with what changed since: a page stops "
+                    "before records a write still in progress could commit behind, and they "
+                    "come on a later sync. No total is counted; `page` and `ordering` do not "
+                    "apply."
                 ),
                 "schema": {"type": "string", "pattern": CURSOR_PATTERN},
             },
