@@ -103,7 +103,7 @@ def rename(pk: int, name: str) -> Callable[[], None]:
 @pytest.fixture
 def postgres_client(live_server, make_key, store) -> Client:
     if connection.vendor != "postgresql":
-        pytest.skip("on SQLite see test_on_sqlite_a_write_waiting_for_the_lock_stamps_later")
+        pytest.skip("PostgreSQL only: SQLite has its own test of writers taking turns, below")
     return Client(live_server.url, make_key())
 
 
