@@ -142,6 +142,10 @@ RATELIMIT_PRUNE_EVERY = env.int("RATELIMIT_PRUNE_EVERY", default=100)
 
 # A REST API read whose statements run longer than this is stopped and answered 503.
 API_QUERY_TIMEOUT_SECONDS = env.float("API_QUERY_TIMEOUT_SECONDS", default=10)
+# On PostgreSQL an incremental sync stops this long before the start of the oldest write
+# transaction still running (shop.api.selectors.sync_horizon): it covers the app servers'
+# clocks against the database's and a stamp taken just before its transaction's first statement.
+API_SYNC_CLOCK_MARGIN_SECONDS = env.float("API_SYNC_CLOCK_MARGIN_SECONDS", default=1.0)
 
 # The upload limit: larger bodies are refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
