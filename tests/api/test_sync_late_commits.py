@@ -226,7 +226,7 @@ class Writer:
 class SqliteStore:
     """A store in a SQLite file, served by `manage.py runserver` and written by processes."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, redis_url: str):
         (path.parent / "server_settings.py").write_text(SERVER_SETTINGS)
         self.env = {
             **os.environ,
@@ -240,6 +240,11 @@ class SqliteStore:
             **self.env,
             "DJANGO_SETTINGS_MODULE": "server_settings",
             "PYTHONPATH": os.pathsep.join([str(path.parent), str(ROOT)]),
+            # The server counts its rate limits in Redis, as a SQLite store that serves syncs
+            # beside long writes should: counted in the database, each request would queue
+            # for the write lock the open write holds, and the test holds it until the sync
+            # has run.
+            "RATELIMIT_REDIS_URL": redis_url,
         }
         self.processes: list[subprocess.Popen] = []
 
@@ -290,10 +295,10 @@ class SqliteStore:
 
 
 @pytest.fixture
-def sqlite_store(tmp_path):
+def sqlite_store(tmp_path, request):
     if "postgres" in os.environ.get("DATABASE_URL", ""):
         pytest.skip("on PostgreSQL the tests above run against the test database")
-    store = SqliteStore(tmp_path / "store.sqlite3")
+    store = SqliteStore(tmp_path / "store.sqlite3", request.getfixturevalue("redis_url"))
     try:
         yield store
     finally:
