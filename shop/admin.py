@@ -6,6 +6,8 @@ import os
 from functools import cache
 
 from django import forms
+from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core import signing
@@ -23,8 +25,9 @@ from import_export.forms import ConfirmImportForm, ImportForm
 
 from . import admin_lists, exports, imports, quality, services, validators
 from .admin_shared import OptionsFilter
-from .models import ZERO, Category, Customer, LineItem, Order, Product, Store
+from .models import ZERO, Category, Customer, ImportRun, LineItem, Order, Product, Store
 from .resources import CategoryResource, CustomerResource, OrderResource, ProductResource
+from .tasks import import_confirm, import_start
 
 admin.site.site_header = "Store admin"
 admin.site.site_title = "Store admin"
@@ -233,20 +236,38 @@ class ImportExportAdmin(ImportExportMixin):
             )
         return initial
 
+    def import_action(self, request, **kwargs):
+        """An accepted upload becomes an import run for the worker to check (its page shows
+        the preview, then the progress); the page with the form otherwise."""
+        if request.method == "POST":
+            if not self.has_import_permission(request):
+                raise PermissionDenied
+            form = self.create_import_form(request)
+            if form.is_valid():
+                return self._start_import(request, form)
+        return super().import_action(request, **kwargs)
+
+    def _start_import(self, request, form):
+        upload = form.cleaned_data["import_file"]
+        file_format = self.get_import_formats()[int(form.cleaned_data["format"])]()
+        run = import_start(
+            upload=upload,
+            model=self.model._meta.label,
+            file_name=os.path.basename(upload.name or ""),
+            file_format="xlsx" if file_format.is_binary() else "csv",
+            user=request.user,
+        )
+        messages.info(request, "The file is being checked: its preview shows here when ready.")
+        return HttpResponseRedirect(reverse("admin:shop_importrun_change", args=[run.pk]))
+
     @method_decorator(require_POST)
     def process_import(self, request, **kwargs):
-        """Confirm an import; a confirmation naming no upload of this page is a 400."""
+        """The old confirmation step: imports are confirmed on their run's page now."""
         if not self.has_import_permission(request):
             raise PermissionDenied
-        form = self.create_confirm_form(request)
-        if not form.is_valid():
-            return self._upload_again(request, *[e for es in form.errors.values() for e in es])
-        try:
-            return super().process_import(request, **kwargs)
-        except FileNotFoundError:
-            return self._upload_again(
-                request, "The uploaded file is gone (imported already?): upload it again."
-            )
+        return self._upload_again(
+            request, "Confirm an import on its page under Imports, or upload the file again."
+        )
 
     def _upload_again(self, request, *errors: str):
         """Answer 400: the errors above the import page's empty form, as a GET shows it."""
@@ -753,3 +774,127 @@ class CategoryAdmin(ImportExportAdmin, ServiceAdmin):  # type: ignore[misc]
     @admin.display(description="products", ordering="product_count")
     def products(self, obj) -> int:
         return obj.product_count
+
+
+# What the admin imports files of.
+IMPORTABLE = (Category, Product, Customer, Order)
+
+
+def may_import(user, label: str) -> bool:
+    """Whether a user may import into a model (shop.Order): its add permission (as
+    IMPORT_EXPORT_IMPORT_PERMISSION_CODE says) and its change permission."""
+    app_label, name = label.lower().split(".")
+    code = settings.IMPORT_EXPORT_IMPORT_PERMISSION_CODE
+    return user.has_perm(f"{app_label}.{code}_{name}") and user.has_perm(
+        f"{app_label}.change_{name}"
+    )
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    """The admin's imports: each one's preview, progress and result. A user sees their own
+    (a superuser every one) and only of what they may import."""
+
+    list_display = ["__str__", "what", "state", "rows", "created_by", "created_at"]
+    list_filter = ["state"]
+    list_select_related = ["created_by"]
+
+    def get_queryset(self, request):
+        runs = super().get_queryset(request)
+        return runs if request.user.is_superuser else runs.filter(created_by=request.user)
+
+    def _importable(self, request) -> bool:
+        return any(may_import(request.user, model._meta.label) for model in IMPORTABLE)
+
+    def has_module_permission(self, request):
+        return self._importable(request)
+
+    def has_view_permission(self, request, obj=None):
+        if obj is None:
+            return self._importable(request)
+        mine = request.user.is_superuser or obj.created_by_id == request.user.pk
+        return mine and may_import(request.user, obj.model)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="file of")
+    def what(self, obj) -> str:
+        return apps.get_model(obj.model)._meta.verbose_name_plural
+
+    @admin.display(description="rows")
+    def rows(self, obj) -> str:
+        progress = imports.run_progress(obj)
+        total = "?" if progress["total"] is None else f"{progress['total']:,}"
+        return f"{progress['done']:,} of {total}"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:run_id>/confirm/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="shop_importrun_confirm",
+            ),
+            path(
+                "<int:run_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="shop_importrun_cancel",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _run(self, request, run_id) -> ImportRun:
+        run = self.get_queryset(request).filter(pk=run_id).first()
+        if run is None or not self.has_view_permission(request, run):
+            raise PermissionDenied
+        return run
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The run's page: the preview once checked, the progress, then the result."""
+        try:
+            run = self._run(request, int(object_id))
+        except ValueError:
+            raise PermissionDenied from None
+        model = apps.get_model(run.model)
+        opts = model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": str(run),
+            "run": run,
+            "progress": imports.run_progress(run),
+            "active": run.state in (ImportRun.State.CHECKING, ImportRun.State.WRITING),
+            "noun": model._meta.verbose_name_plural,
+            "changelist": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+            "opts": self.model._meta,
+            "store": request.store,
+        }
+        return TemplateResponse(request, "admin/shop/importrun/run.html", context)
+
+    @method_decorator(require_POST)
+    def confirm_view(self, request, run_id):
+        """Start writing a checked import, once however often it is confirmed."""
+        run = self._run(request, run_id)
+        if not may_import(request.user, run.model):
+            raise PermissionDenied
+        confirmed = import_confirm(run=run)
+        if confirmed:
+            messages.success(request, "Importing: this page shows the progress.")
+        else:
+            messages.warning(request, "This import is not waiting for a confirmation.")
+        return HttpResponseRedirect(reverse("admin:shop_importrun_change", args=[run.pk]))
+
+    @method_decorator(require_POST)
+    def cancel_view(self, request, run_id):
+        """Drop a checked import that is not wanted (its file is removed)."""
+        run = self._run(request, run_id)
+        if imports.run_cancel(run):
+            messages.success(request, "The import was cancelled: nothing was written.")
+        else:
+            messages.warning(request, "This import is not waiting for a confirmation.")
+        return HttpResponseRedirect(reverse("admin:shop_importrun_change", args=[run.pk]))
