@@ -189,9 +189,11 @@ def import_dir() -> Path:
     return path
 
 
-def store_upload(upload) -> str:
+def store_upload(upload, file_format: str) -> str:
     """Copy an upload under IMPORT_DIR under a random name; return that name."""
-    name = f"{secrets.token_hex(16)}.upload"
+    if file_format not in FORMATS:
+        raise ValueError(f"Not an import format: {file_format!r}.")
+    name = f"{secrets.token_hex(16)}.{file_format}"
     with open(import_dir() / name, "xb") as out:
         for chunk in upload.chunks():
             out.write(chunk)

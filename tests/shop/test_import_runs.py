@@ -18,12 +18,6 @@ pytestmark = pytest.mark.django_db
 CUSTOMERS = b"email,first_name,last_name\nnour@example.com,Nour,Ali\nsam@example.com,Sam,Lee\n"
 
 
-@pytest.fixture(autouse=True)
-def import_dir(settings, tmp_path):
-    settings.IMPORT_DIR = tmp_path / "imports"
-    return settings.IMPORT_DIR
-
-
 def _upload(client, content: bytes, model: str = "customer", name: str = "c.csv"):
     return client.post(
         reverse(f"admin:shop_{model}_import"),

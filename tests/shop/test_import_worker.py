@@ -144,7 +144,6 @@ class Database:
 def database(request, tmp_path):
     if "postgres" in os.environ.get("DATABASE_URL", ""):
         request.getfixturevalue("transactional_db")
-        request.getfixturevalue("store")
         url = urlsplit(os.environ["DATABASE_URL"])
         test_db = urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
         return Database(test_db, tmp_path)
