@@ -10,7 +10,6 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect, QueryDict
@@ -21,7 +20,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
-from import_export.forms import ConfirmImportForm, ImportForm
+from import_export.forms import ImportForm
 
 from . import admin_lists, exports, imports, quality, services, validators
 from .admin_shared import OptionsFilter
@@ -158,50 +157,9 @@ class LimitedImportForm(ImportForm):
         return data
 
 
-# How long a preview's confirmation stays valid.
-IMPORT_CONFIRM_SECONDS = 24 * 3600
-
-
-class SignedConfirmImportForm(ConfirmImportForm):
-    """The import's confirm step. Its file name is signed for the user and the model the
-    preview was made for, so it names that upload and no other file; its format and resource
-    must be ones offered."""
-
-    not_uploaded = (
-        "This confirmation does not name a file uploaded here, or is over a day old: "
-        "upload the file again."
-    )
-
-    def __init__(self, *args, salt: str, formats: int, resources: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.salt, self.formats, self.resources = salt, formats, resources
-        self.fields["import_file_name"].error_messages["required"] = self.not_uploaded
-
-    def clean_import_file_name(self) -> str:
-        try:
-            signed = self.cleaned_data["import_file_name"]
-            name = signing.loads(signed, salt=self.salt, max_age=IMPORT_CONFIRM_SECONDS)
-        except signing.BadSignature as exc:
-            raise ValidationError(self.not_uploaded) from exc
-        return os.path.basename(name)
-
-    def _index(self, field: str, count: int, *, blank: bool = False) -> str:
-        value = self.cleaned_data[field]
-        if blank and value == "":
-            return value
-        if not (value.isascii() and value.isdigit() and int(value) < count):
-            raise ValidationError(f"Choose a {field} offered on the import page.")
-        return value
-
-    def clean_format(self) -> str:
-        return self._index("format", self.formats)
-
-    def clean_resource(self) -> str:
-        return self._index("resource", self.resources, blank=True)
-
-
 class ImportExportAdmin(ImportExportMixin):
-    """CSV and XLSX import with a dry-run preview; exports stream.
+    """CSV and XLSX import, checked then written by the worker (ImportRunAdmin shows each
+    import's preview, progress and result); exports stream.
 
     django-import-export's stubs type `model` and `change_list_template` unlike ModelAdmin's,
     so the admins that mix both in ignore that clash (`type: ignore[misc]`).
@@ -209,32 +167,12 @@ class ImportExportAdmin(ImportExportMixin):
 
     formats = [CSV, XLSX]
     import_form_class = LimitedImportForm
-    confirm_form_class = SignedConfirmImportForm
     import_help = ""
 
     def has_import_permission(self, request):
         """An import adds and changes records: it needs both permissions (the add one through
         IMPORT_EXPORT_IMPORT_PERMISSION_CODE)."""
         return super().has_import_permission(request) and self.has_change_permission(request)
-
-    def _confirm_salt(self, request) -> str:
-        return f"shop.import-confirm:{self.model._meta.label}:{request.user.pk}"
-
-    def get_confirm_form_kwargs(self, request, import_form=None):
-        return {
-            **super().get_confirm_form_kwargs(request, import_form),
-            "salt": self._confirm_salt(request),
-            "formats": len(self.get_import_formats()),
-            "resources": len(self.get_import_resource_classes(request)),
-        }
-
-    def get_confirm_form_initial(self, request, import_form):
-        initial = super().get_confirm_form_initial(request, import_form)
-        if "import_file_name" in initial:
-            initial["import_file_name"] = signing.dumps(
-                initial["import_file_name"], salt=self._confirm_salt(request)
-            )
-        return initial
 
     def import_action(self, request, **kwargs):
         """An accepted upload becomes an import run for the worker to check (its page shows
@@ -266,7 +204,7 @@ class ImportExportAdmin(ImportExportMixin):
         if not self.has_import_permission(request):
             raise PermissionDenied
         return self._upload_again(
-            request, "Confirm an import on its page under Imports, or upload the file again."
+            request, "Confirm an import on its page under Import runs, or upload the file again."
         )
 
     def _upload_again(self, request, *errors: str):
@@ -281,29 +219,6 @@ class ImportExportAdmin(ImportExportMixin):
 
     def get_import_context_data(self, **kwargs):
         return {**super().get_import_context_data(**kwargs), "import_help": self.import_help}
-
-    def get_import_data_kwargs(self, **kwargs):
-        data = dict(super().get_import_data_kwargs(**kwargs) or {})
-        # A row that fails when the import is confirmed rolls back every row.
-        data["rollback_on_validation_errors"] = True
-        return data
-
-    def process_result(self, result, request):
-        if result.has_errors() or result.has_validation_errors():
-            failed = len(result.row_errors()) + len(result.invalid_rows)
-            self.message_user(
-                request,
-                ngettext(
-                    "Nothing was imported: %d row failed. Check the file and import it again.",
-                    "Nothing was imported: %d rows failed. Check the file and import it again.",
-                    failed,
-                )
-                % failed,
-                messages.ERROR,
-            )
-            app_label, model_name = self.get_model_info()
-            return HttpResponseRedirect(reverse(f"admin:{app_label}_{model_name}_import"))
-        return super().process_result(result, request)
 
     def _do_file_export(self, file_format, request, queryset, export_form=None):
         if not self.has_export_permission(request):
