@@ -38,6 +38,7 @@ def import_advance(run_id: int) -> None:
 
 def import_start(*, upload, model: str, file_name: str, file_format: str, user) -> ImportRun:
     """Keep an upload under IMPORT_DIR and have the worker check it (the preview)."""
+    imports.runs_expire()
     stored = imports.store_upload(upload, file_format)
     try:
         with transaction.atomic():
