@@ -1,14 +1,18 @@
 """Imports in the background: upload, the worker checks, the preview, confirm, the worker
 writes (the task run here in-process; tests/shop/test_import_worker.py runs real workers)."""
 
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from shop import services
+from shop import imports, services
 from shop.models import Customer, ImportRun, Order
 from shop.tasks import import_advance
 from tests.factories import CustomerFactory, ProductFactory
@@ -178,3 +182,31 @@ def test_a_preview_not_confirmed_is_cancelled_and_its_file_removed(admin_client,
     assert _confirm(admin_client, run).status_code == 302
     run.refresh_from_db()
     assert run.state == ImportRun.State.FAILED
+
+
+def test_the_uploads_folder_is_apart_from_what_is_served():
+    from django.conf import settings as django_settings
+
+    folder = Path(django_settings.IMPORT_DIR).resolve()
+    for served in (django_settings.STATIC_ROOT, getattr(django_settings, "MEDIA_ROOT", "")):
+        if served:
+            root = Path(served).resolve()
+            assert not folder.is_relative_to(root)
+            assert not root.is_relative_to(folder)
+
+
+def test_the_progress_gives_the_rate_and_the_time_left(store):
+    now = timezone.now()
+    run = ImportRun(
+        state=ImportRun.State.WRITING,
+        total_rows=10_000,
+        rows_checked=10_000,
+        rows_written=2_500,
+        step_started_at=now - timedelta(seconds=10),
+    )
+
+    progress = imports.run_progress(run)
+
+    assert (progress["done"], progress["total"], progress["writing"]) == (2_500, 10_000, True)
+    assert progress["rate"] == pytest.approx(250, rel=0.05)
+    assert progress["left"] == pytest.approx(30, rel=0.05)

@@ -1,5 +1,5 @@
 """A background import as it runs in production: `manage.py db_worker` subprocesses, the first
-killed (SIGKILL) mid-write, a second carrying the import on from its last batch written.
+killed (SIGKILL) mid-write, two more carrying the import on from its last batch written.
 
 On PostgreSQL the workers share the test database; on SQLite (whose test database is in
 memory) the store lives in a SQLite file of its own, written through subprocesses.
@@ -49,6 +49,13 @@ from shop.models import ImportRun
 from shop.tasks import import_confirm
 
 print(import_confirm(run=ImportRun.objects.get()))
+"""
+# A second task for the same run, so that two workers carry it on at once.
+ENQUEUE = """
+from shop.models import ImportRun
+from shop.tasks import import_advance
+
+print(import_advance.enqueue(ImportRun.objects.get().pk).id)
 """
 FINGERPRINT = """
 from django.db.models import Sum
@@ -155,7 +162,7 @@ def database(request, tmp_path):
     return database
 
 
-def test_a_worker_killed_mid_import_leaves_the_same_orders_as_an_uninterrupted_import(
+def test_a_worker_killed_mid_import_leaves_the_orders_of_an_uninterrupted_import(
     database, tmp_path
 ):
     path = tmp_path / "orders.csv"
@@ -176,7 +183,10 @@ def test_a_worker_killed_mid_import_leaves_the_same_orders_as_an_uninterrupted_i
         assert state == "writing"
         assert 3 * BATCH <= written < ORDERS
         assert orders == written
-        workers.append(database.worker())
+        # Two workers from here: the killed task's successor and one more task share the
+        # remaining batches, each written once.
+        database.run(ENQUEUE)
+        workers += [database.worker(), database.worker()]
         _wait(lambda: database.state()[0] == "done", 300)
     finally:
         _stop(*workers)
