@@ -3,15 +3,19 @@ data quality report, and the admin's imports."""
 
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import task
+from django_tasks import default_task_backend, task
+from django_tasks.base import DEFAULT_TASK_PRIORITY
 
 from . import imports, services
 from .models import ImportRun, QualityRun
 
-
 # Above the push pump's priority: the database backend runs a task enqueued without a time
 # after every task that has one, so the pump's successors would otherwise always go first.
-@task(priority=10)
+# RQ has no priorities and refuses a task that sets one.
+PRIORITY = 10 if default_task_backend.supports_priority else DEFAULT_TASK_PRIORITY
+
+
+@task(priority=PRIORITY)
 def quality_compute(run_id: int) -> None:
     """Count the data quality report for the run asked for (shop/quality.py)."""
     run = QualityRun.objects.filter(pk=run_id, computed_at__isnull=True).first()
@@ -19,7 +23,7 @@ def quality_compute(run_id: int) -> None:
         services.quality_run_compute(run=run)
 
 
-@task(priority=10)
+@task(priority=PRIORITY)
 def import_advance(run_id: int) -> None:
     """Check or write an admin's import (shop/imports.py), from where it stands.
 
