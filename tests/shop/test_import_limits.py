@@ -287,7 +287,7 @@ def test_the_former_confirmation_writes_nothing_and_offers_the_upload_again(
     response = admin_client.post(reverse("admin:shop_customer_process_import"), fields)
     assert response.status_code == 400
     html = response.content.decode()
-    assert "Confirm an import on its page under Imports" in html
+    assert "Confirm an import on its page under Import runs" in html
     assert 'name="import_file"' in html
     assert Customer.objects.count() == 0
 
