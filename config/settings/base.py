@@ -223,12 +223,17 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 # Limits on an imported file (store admin): its size, what an XLSX unpacks to, its rows and
 # the length of one cell. A larger file is refused before it is parsed.
-IMPORT_MAX_BYTES = 10_000_000
-IMPORT_MAX_UNPACKED_BYTES = 100_000_000
-IMPORT_MAX_ROWS = 50_000
+# The worker checks and writes it in the background, so a file may hold a store's history: a
+# million orders (an exported order is 150-400 bytes).
+IMPORT_MAX_BYTES = 1_000_000_000
+IMPORT_MAX_UNPACKED_BYTES = 2_000_000_000
+IMPORT_MAX_ROWS = 1_000_000
 IMPORT_MAX_CELL_CHARS = 32_767
 # An import writes its rows this many to a transaction, once every row has passed its checks.
-IMPORT_BATCH_ROWS = 500
+IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=500)
+# Where an uploaded file waits for the worker until its import ends: private, never served
+# (not under MEDIA_ROOT or STATIC_ROOT); shared by the web and worker processes.
+IMPORT_DIR = Path(env.str("IMPORT_DIR", default=str(BASE_DIR / "var" / "imports")))
 
 # The converted.in feed: wrong tokens a client address may send per minute before 429; the
 # request log's limits (the database prunes it by these on every PRUNE_EVERY-th row); how
