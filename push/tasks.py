@@ -25,7 +25,7 @@ from django.db.models import Exists, Min, Q
 from django.utils import timezone
 from django_tasks import task
 
-from . import delivery
+from . import delivery, webhooks
 from .models import PushEvent, PushState
 
 logger = logging.getLogger(__name__)
@@ -66,11 +66,12 @@ def pump(chain: str = "") -> int:
     started = time.monotonic()
     sent = 0
     while time.monotonic() - started < settings.PUSH_PUMP_SECONDS:
-        tried = delivery.deliver_due()
+        tried = delivery.deliver_due() + webhooks.deliver_due()
         sent += tried
         if not tried:
             time.sleep(settings.PUSH_POLL_SECONDS)
     delivery.prune()
+    webhooks.prune()
     _prune_pump_results()
     try:
         _hold(held)
