@@ -244,12 +244,13 @@ class _PinnedAdapter(http._Adapter):
 
 
 def _session():
+    """A session that connects only to checked addresses. A kept-alive connection was made to
+    an address checked then, so reusing it is safe; a new one goes to the address checked for
+    its own request."""
     s = http.session()
     s.trust_env = False  # no proxy from the environment: it would connect on our behalf
-    # No kept-alive connections: each one is made to an address checked for its request.
-    s.mount("http://", _PinnedAdapter(pool_maxsize=1))
-    s.mount("https://", _PinnedAdapter(pool_maxsize=1))
-    s.headers["Connection"] = "close"
+    s.mount("http://", _PinnedAdapter())
+    s.mount("https://", _PinnedAdapter())
     return s
 
 

@@ -5,7 +5,9 @@ and the topics."""
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import DjangoModelPermissions
@@ -15,6 +17,7 @@ from rest_framework.response import Response
 from push.models import WebhookSubscription
 from push.webhooks import (
     TOPICS,
+    target_addresses,
     webhook_subscription_create,
     webhook_subscription_delete,
     webhook_subscription_update,
@@ -25,6 +28,7 @@ from .exceptions import api_exception_handler
 from .models import ApiKey
 from .parsers import LimitedJSONParser
 from .throttling import ApiKeyRateThrottle
+from .views import READ_ERRORS, WRITE_ERRORS, errors
 
 SCOPE = "webhooks.write"
 
@@ -39,6 +43,14 @@ class WebhookSerializer(serializers.ModelSerializer):
         model = WebhookSubscription
         fields = ["id", "url", "topics", "active", "created_at", "disabled_at", "disabled_reason"]
         read_only_fields = ["id", "created_at", "disabled_at", "disabled_reason"]
+
+    def validate_url(self, value: str) -> str:
+        # A bad target is bad input (400); the service checks it again when saving.
+        try:
+            target_addresses(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
+        return value
 
 
 class WebhookCreatedSerializer(WebhookSerializer):
@@ -72,8 +84,63 @@ class WebhookPermission(DjangoModelPermissions):
         return super().has_permission(request, view)
 
 
+NEEDS = "Needs the `webhooks.write` scope (staff: the matching model permission)."
+SUBSCRIPTION_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The subscription's id."
+)
+
+
+def _operation(name: str, summary: str, ok: dict, *, codes, detail=False, **kwargs):
+    return extend_schema(
+        operation_id=f"webhooks_{name}",
+        summary=summary,
+        description=NEEDS,
+        tags=["webhooks"],
+        parameters=[SUBSCRIPTION_ID] if detail else None,
+        responses={**ok, **errors(*codes, detail=detail)},
+        **kwargs,
+    )
+
+
 @extend_schema_view(
-    create=extend_schema(responses={201: WebhookCreatedSerializer}),
+    list=_operation(
+        "list", "List webhook subscriptions", {200: WebhookSerializer(many=True)}, codes=READ_ERRORS
+    ),
+    create=_operation(
+        "create",
+        "Subscribe a URL to topics",
+        {201: WebhookCreatedSerializer},
+        codes=WRITE_ERRORS,
+        request=WebhookSerializer,
+    ),
+    retrieve=_operation(
+        "retrieve",
+        "Get a webhook subscription",
+        {200: WebhookSerializer},
+        codes=READ_ERRORS,
+        detail=True,
+    ),
+    update=_operation(
+        "update",
+        "Replace a subscription's fields",
+        {200: WebhookSerializer},
+        codes=WRITE_ERRORS,
+        detail=True,
+    ),
+    partial_update=_operation(
+        "partial_update",
+        "Change some of a subscription's fields",
+        {200: WebhookSerializer},
+        codes=WRITE_ERRORS,
+        detail=True,
+    ),
+    destroy=_operation(
+        "destroy",
+        "Delete a webhook subscription",
+        {204: None},
+        codes=READ_ERRORS,
+        detail=True,
+    ),
 )
 class WebhookViewSet(viewsets.ModelViewSet):
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
