@@ -30,7 +30,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
@@ -405,7 +406,8 @@ def _claim(per_subscription: int) -> list[WebhookDelivery]:
     return claimed
 
 
-def _record(job: Job, subscription: WebhookSubscription, now) -> dict:
+def _fields(job: Job, subscription: WebhookSubscription, now) -> dict:
+    """What one try came to, as the delivery row's new fields."""
     outcome = job.outcome
     assert outcome is not None
     attempt = job.delivery.attempts + 1
@@ -437,8 +439,28 @@ def _record(job: Job, subscription: WebhookSubscription, now) -> dict:
             attempt,
             outcome.error,
         )
-    WebhookDelivery.objects.filter(pk=job.delivery.pk).update(**fields)
     return fields
+
+
+def _write_delivered(jobs: list[Job], now) -> None:
+    """Mark the round's delivered rows in one UPDATE."""
+    if not jobs:
+        return
+
+    def each(value, field):
+        whens = [When(pk=job.delivery.pk, then=Value(value(job))) for job in jobs]
+        return Case(*whens, output_field=field)
+
+    WebhookDelivery.objects.filter(pk__in=[job.delivery.pk for job in jobs]).update(
+        status=Status.DELIVERED,
+        finished_at=now,
+        attempts=F("attempts") + 1,
+        last_error="",
+        error_class="",
+        last_status=each(lambda job: job.outcome.status, models.PositiveSmallIntegerField()),
+        duration_ms=each(lambda job: job.duration_ms, models.FloatField()),
+        last_answer=each(lambda job: job.outcome.answer, models.TextField()),
+    )
 
 
 def _subscriber_health(subscription: WebhookSubscription, jobs: list[Job], now) -> None:
@@ -496,22 +518,29 @@ def deliver_due(*, per_subscription: int = 50) -> int:
                 future.result()
     now = timezone.now()
     tried = 0
+    delivered: list[Job] = []
     for sub_id, jobs in groups.items():
         # Rows not tried are due again at once, unless their subscriber just failed: then
         # they wait with its failed row.
         again = now
         for job in jobs:
-            if job.outcome is not None:
-                fields = _record(job, subscriptions[sub_id], now)
-                tried += 1
-                if fields["status"] == Status.PENDING:
-                    again = fields["due_at"]
+            if job.outcome is None:
+                continue
+            tried += 1
+            fields = _fields(job, subscriptions[sub_id], now)
+            if fields["status"] == Status.DELIVERED:
+                delivered.append(job)
+                continue
+            WebhookDelivery.objects.filter(pk=job.delivery.pk).update(**fields)
+            if fields["status"] == Status.PENDING:
+                again = fields["due_at"]
         _subscriber_health(subscriptions[sub_id], jobs, now)
         unsent = [job.delivery.pk for job in jobs if job.outcome is None]
         if unsent:
             WebhookDelivery.objects.filter(id__in=unsent, status=Status.SENDING).update(
                 status=Status.PENDING, due_at=again
             )
+    _write_delivered(delivered, now)
     return tried
 
 

@@ -310,3 +310,20 @@ def test_redirects_are_not_followed(store, httpserver):
     webhooks.deliver_due()
     assert [r.path for r, _ in httpserver.log] == ["/hooks"]
     assert WebhookDelivery.objects.get().last_status == 302
+
+
+@pytest.mark.parametrize("changes", [2, 8])
+@pytest.mark.django_db
+def test_a_round_costs_the_same_queries_however_many_it_sends(
+    store, httpserver, django_assert_num_queries, changes
+):
+    httpserver.expect_request("/hooks").respond_with_data("ok")
+    subscribe(httpserver)
+    for _ in range(changes):
+        new_product()
+    # Fan-out 4 (events, subscriptions, insert, mark), claim 5 (anything due, paused, whose,
+    # the subscriber's rows, lease), render 1, the subscriptions 1, the outcomes 1, and the
+    # atomic blocks' savepoints 4.
+    with django_assert_num_queries(16):
+        assert webhooks.deliver_due() == changes
+    assert WebhookDelivery.objects.filter(status=Status.DELIVERED).count() == changes
