@@ -28,6 +28,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -163,7 +164,7 @@ def webhook_subscription_update(
     if topics is not None:
         subscription.topics = _check_topics(topics)
     if active is not None:
-        if active and not subscription.active:
+        if active:  # on again: it starts with a clean slate
             subscription.failing_since = None
             subscription.disabled_at = None
             subscription.disabled_reason = ""
@@ -506,10 +507,20 @@ def deliver_due(*, per_subscription: int = 50) -> int:
         data = rendered[d.entity].get(d.record_id)
         groups[d.subscription_id].append(Job(d, None if data is None else _body(d, data)))
     subscriptions = WebhookSubscription.objects.in_bulk(list(groups))
-    work = [
-        (jobs, subscriptions[sub_id].url, subscription_secret(subscriptions[sub_id]), last_start)
-        for sub_id, jobs in groups.items()
-    ]
+    for sub_id in set(groups) - set(subscriptions):
+        del groups[sub_id]  # deleted since the claim, its rows with it
+    work = []
+    for sub_id, jobs in groups.items():
+        try:
+            secret = subscription_secret(subscriptions[sub_id])
+        except InvalidToken:
+            # A failure of this subscriber's, like any other: retried, and in time it is off.
+            jobs[0].outcome = Outcome(
+                error="Its signing secret cannot be decrypted with PUSH_TOKEN_KEYS.",
+                error_class="InvalidToken",
+            )
+            continue
+        work.append((jobs, subscriptions[sub_id].url, secret, last_start))
     if len(work) == 1:
         _send_all(*work[0])
     else:

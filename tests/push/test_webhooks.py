@@ -327,3 +327,33 @@ def test_a_round_costs_the_same_queries_however_many_it_sends(
     with django_assert_num_queries(16):
         assert webhooks.deliver_due() == changes
     assert WebhookDelivery.objects.filter(status=Status.DELIVERED).count() == changes
+
+
+@pytest.mark.django_db
+def test_an_undecryptable_secret_is_that_subscribers_failure(store, httpserver):
+    httpserver.expect_request("/good").respond_with_data("ok")
+    broken, _ = subscribe(httpserver, "/broken", topics=["products/create"])
+    subscribe(httpserver, "/good", topics=["products/create"])
+    WebhookSubscription.objects.filter(pk=broken.pk).update(secret_ciphertext="garbage")
+    new_product()
+    assert webhooks.deliver_due() == 2
+    assert [r.path for r, _ in httpserver.log] == ["/good"]
+    row = WebhookDelivery.objects.get(subscription=broken)
+    assert (row.status, row.error_class) == (Status.PENDING, "InvalidToken")
+    assert "cannot be decrypted" in row.last_error
+
+
+@pytest.mark.django_db
+def test_rotating_the_keys_keeps_the_secrets(store, httpserver, settings):
+    from cryptography.fernet import Fernet
+
+    from push.tokens import push_token_rotate
+
+    subscription, secret = subscribe(httpserver)
+    old = subscription.secret_ciphertext
+    settings.PUSH_TOKEN_KEYS = [Fernet.generate_key().decode(), *settings.PUSH_TOKEN_KEYS]
+    push_token_rotate()
+    subscription.refresh_from_db()
+    assert subscription.secret_ciphertext != old
+    settings.PUSH_TOKEN_KEYS = settings.PUSH_TOKEN_KEYS[:1]
+    assert webhooks.subscription_secret(subscription) == secret

@@ -52,3 +52,21 @@ def test_the_change_page_shows_why_a_subscriber_was_disabled(admin_client, store
         f"/admin/push/webhookdelivery/?subscription__id__exact={subscription.pk}"
     )
     assert log.status_code == 200
+
+
+@pytest.mark.django_db
+def test_switching_a_disabled_subscriber_on_clears_the_reason(admin_client, store):
+    subscription, _ = webhook_subscription_create(
+        url="http://127.0.0.1:9/hooks", topics=["orders/create"]
+    )
+    WebhookSubscription.objects.update(
+        active=False, disabled_at=timezone.now(), disabled_reason="Every delivery failed"
+    )
+    response = admin_client.post(
+        f"/admin/push/webhooksubscription/{subscription.pk}/change/",
+        {"url": subscription.url, "topics": ["orders/create"], "active": "on"},
+    )
+    assert response.status_code == 302
+    subscription.refresh_from_db()
+    assert subscription.active
+    assert (subscription.disabled_at, subscription.disabled_reason) == (None, "")
