@@ -49,6 +49,7 @@ TOPICS = tuple(f"{prefix}/{action}" for prefix in TOPIC_PREFIX.values() for acti
 SECRET_PREFIX = "whsec_"
 # Cloud metadata endpoints besides the link-local range (AWS IPv6, Alibaba).
 METADATA = {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
+SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT, not the internet
 
 
 # Secrets ------------------------------------------------------------------------------------
@@ -77,6 +78,7 @@ def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         address = address.ipv4_mapped
     return (
         address in METADATA
+        or address in SHARED
         or address.is_loopback
         or address.is_private
         or address.is_link_local

@@ -274,6 +274,8 @@ def test_the_secret_is_kept_encrypted(store, httpserver):
         ("https://10.0.0.1/hook", "private or reserved"),
         ("https://169.254.169.254/latest/meta-data", "private or reserved"),
         ("https://[::1]/hook", "private or reserved"),
+        ("https://[::ffff:127.0.0.1]/hook", "private or reserved"),
+        ("https://100.100.100.200/hook", "private or reserved"),
         ("https://localhost/hook", "private or reserved"),
         ("ftp://example.com/", "http(s) URL"),
     ],
@@ -357,3 +359,13 @@ def test_rotating_the_keys_keeps_the_secrets(store, httpserver, settings):
     assert subscription.secret_ciphertext != old
     settings.PUSH_TOKEN_KEYS = settings.PUSH_TOKEN_KEYS[:1]
     assert webhooks.subscription_secret(subscription) == secret
+
+
+@pytest.mark.django_db
+def test_production_takes_a_public_https_target(store, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    assert webhooks.target_addresses("https://93.184.216.34/hook") == ["93.184.216.34"]
+    subscription, _ = webhooks.webhook_subscription_create(
+        url="https://93.184.216.34/hook", topics=["orders/create"]
+    )
+    assert subscription.pk
