@@ -47,11 +47,14 @@ class PushEvent(models.Model):
     )
     duration_ms = models.FloatField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Copied to the store's webhook subscriptions yet (push/webhooks.py fans out).
+    fanned_out = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]
         verbose_name = "push event"
         indexes = [
+            models.Index(fields=["id"], condition=Q(fanned_out=False), name="pushevent_to_fan_out"),
             models.Index(fields=["status", "due_at"], name="pushevent_status_due"),
             models.Index(fields=["entity", "record_id", "id"], name="pushevent_record"),
             models.Index(fields=["finished_at"], name="pushevent_finished"),
@@ -113,3 +116,76 @@ class PushState(models.Model):
     def load(cls) -> "PushState":
         state, _ = cls.objects.get_or_create(pk=1)
         return state
+
+
+class WebhookSubscription(models.Model):
+    """A system of the store's own that receives signed webhooks of the topics it chose."""
+
+    url = models.URLField("target URL", max_length=2000)
+    topics = models.JSONField(default=list, help_text="Topics such as orders/create.")
+    active = models.BooleanField(default=True)
+    # The signing secret (whsec_…), encrypted like the push token: shown once, at creation.
+    secret_ciphertext = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Since when every try failed; a subscriber failing for WEBHOOK_DISABLE_AFTER is disabled.
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.TextField(blank=True, default="", editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "webhook subscription"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One change for one subscription: claimed, retried and logged on its own."""
+
+    Status = PushEvent.Status
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # The outbox change it came from (events are pruned, hence no constraint).
+    event_id = models.BigIntegerField()
+    entity = models.CharField(max_length=16)
+    record_id = models.BigIntegerField()
+    topic = models.CharField(max_length=32)
+    occurred_at = models.DateTimeField()
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    error_class = models.CharField(max_length=64, blank=True, default="")
+    last_answer = models.TextField(blank=True, default="")
+    duration_ms = models.FloatField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="webhookdelivery_status_due"),
+            models.Index(
+                fields=["subscription", "status", "due_at"], name="webhookdelivery_sub_due"
+            ),
+            models.Index(fields=["finished_at"], name="webhookdelivery_finished"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "event_id"], name="webhookdelivery_once_per_event"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.record_id}: {self.status}"
+
+    @property
+    def message_id(self) -> str:
+        """The webhook-id: the same on every try, so receivers can de-duplicate."""
+        return f"msg_{self.pk}"

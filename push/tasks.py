@@ -25,7 +25,7 @@ from django.db.models import Exists, Min, Q
 from django.utils import timezone
 from django_tasks import task
 
-from . import delivery
+from . import delivery, webhooks
 from .models import PushEvent, PushState
 
 logger = logging.getLogger(__name__)
@@ -66,17 +66,27 @@ def pump(chain: str = "") -> int:
     started = time.monotonic()
     sent = 0
     while time.monotonic() - started < settings.PUSH_PUMP_SECONDS:
-        tried = delivery.deliver_due()
+        tried = delivery.deliver_due() + _webhooks_due()
         sent += tried
         if not tried:
             time.sleep(settings.PUSH_POLL_SECONDS)
     delivery.prune()
+    webhooks.prune()
     _prune_pump_results()
     try:
         _hold(held)
     except Exception:  # noqa: BLE001 - the successor renews it
         logger.warning("The push pump's lease is unreadable.", exc_info=True)
     return sent
+
+
+def _webhooks_due() -> int:
+    """Deliver due webhooks; whatever goes wrong there never stops the push."""
+    try:
+        return webhooks.deliver_due()
+    except Exception:
+        logger.exception("Webhook delivery failed; its rows are claimed again when due.")
+        return 0
 
 
 def pump_ensure() -> bool:

@@ -17,7 +17,7 @@ from django.db import transaction
 from feeds.models import FeedToken
 from feeds.tokens import feed_token_create, hash_token
 
-from .models import PushState
+from .models import PushState, WebhookSubscription
 
 
 def _fernet() -> MultiFernet:
@@ -84,8 +84,14 @@ def push_token_missing() -> bool:
 
 
 def push_token_rotate() -> None:
-    """Encrypt the kept token again under the first key of PUSH_TOKEN_KEYS."""
+    """Encrypt the kept token, and the webhook subscriptions' secrets, again under the first
+    key of PUSH_TOKEN_KEYS."""
     state = PushState.load()
     if state.token_ciphertext:
         state.token_ciphertext = _fernet().rotate(state.token_ciphertext.encode()).decode()
         state.save(update_fields=["token_ciphertext"])
+    for subscription in WebhookSubscription.objects.order_by("id"):
+        subscription.secret_ciphertext = (
+            _fernet().rotate(subscription.secret_ciphertext.encode()).decode()
+        )
+        subscription.save(update_fields=["secret_ciphertext"])

@@ -315,3 +315,11 @@ PUSH_STALL_SECONDS = env.float("PUSH_STALL_SECONDS", default=180)
 QUALITY_RUN_SECONDS = env.int("QUALITY_RUN_SECONDS", default=3600)
 # Fernet keys (comma-separated) the push token is encrypted under: the first encrypts.
 PUSH_TOKEN_KEYS: list[str] = env.list("PUSH_TOKEN_KEYS", default=[])
+
+# Webhooks for the store's own systems (push/webhooks.py). In production a target must be https
+# and resolve to public addresses only; local and test settings allow http on loopback.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+# A subscriber whose every delivery has failed this long is disabled.
+WEBHOOK_DISABLE_AFTER_SECONDS = env.float("WEBHOOK_DISABLE_AFTER_SECONDS", default=86400)
+# Subscribers sent to at once by one worker, each in its own thread.
+WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=8)

@@ -33,3 +33,4 @@ CONVERTEDIN_WEBHOOK_URL = env.str(
     default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}/dev/convertedin/",
 )
 cast(dict, LOGGING["loggers"])["push.receiver"] = {"level": "INFO"}
+WEBHOOK_ALLOW_PRIVATE_TARGETS = True

@@ -18,6 +18,7 @@ SCOPES = (
     ("orders.write", "Create, change, delete and restore orders"),
     ("products.read", "Read products and categories"),
     ("products.write", "Create, change, delete and restore products and categories"),
+    ("webhooks.write", "List, add, change and delete webhook subscriptions"),
 )
 SCOPE_NAMES = frozenset(name for name, _ in SCOPES)
 

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import views, webhooks
 from .exceptions import not_found
 
 # /v1/customers, /v1/customers/<id> and /v1/customers/<id>/restore, and so on.
@@ -13,6 +13,7 @@ v1.register("customers", views.CustomerViewSet, basename="api-customer")
 v1.register("orders", views.OrderViewSet, basename="api-order")
 v1.register("products", views.ProductViewSet, basename="api-product")
 v1.register("categories", views.CategoryViewSet, basename="api-category")
+v1.register("webhooks", webhooks.WebhookViewSet, basename="api-webhook")
 
 urlpatterns = [
     path("v1/", include(v1.urls)),

@@ -25,7 +25,7 @@ def schema(tmp_path_factory) -> dict:
 
 def test_schema_validates_without_warnings(schema):
     assert schema["openapi"].startswith("3.")
-    assert len(schema["paths"]) == 12
+    assert len(schema["paths"]) == 14
 
 
 def test_schema_is_served(client, db):
@@ -33,7 +33,7 @@ def test_schema_is_served(client, db):
     assert response.status_code == 200
     assert set(response.json()["paths"]) == {
         f"{base}{suffix}" for base in LISTS for suffix in ("", "/{id}", "/{id}/restore")
-    }
+    } | {"/api/v1/webhooks", "/api/v1/webhooks/{id}"}
 
 
 def test_swagger_ui_is_served_without_any_cdn(client, db):
