@@ -8,7 +8,9 @@ Django's (a constraint naming an excluded field is skipped, as Model.validate_co
 does).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldError, ValidationError
@@ -22,6 +24,10 @@ from django.db.models.sql.constants import SINGLE
 def full_clean(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:
     """Model.full_clean(exclude=...), its constraints checked by validate_constraints()."""
     excluded = set(exclude)
+    queued = _deferred.get()
+    if queued is not None:
+        _full_clean_deferred(instance, excluded, queued)
+        return
     errors: dict = {}
     try:
         instance.full_clean(exclude=excluded, validate_constraints=False)
@@ -109,3 +115,110 @@ def _failing_one_by_one(model_class, instance, checks, excluded, using) -> list[
         except ValidationError:
             failing.append(constraint)
     return failing
+
+
+# Batches ---------------------------------------------------------------------------------
+# A batch write (shop/bulk.py) runs the services' own prepare functions, so the rules keep one
+# owner, inside `deferred()`: there full_clean() checks each record's fields in Python and
+# queues its check constraints, which `failing_checks_of_batch()` then checks for the whole
+# batch in one query per model. Related records are the ones the batch fetched (no query each)
+# and unique values are the batch's natural keys, matched by the batch itself.
+
+_deferred: ContextVar[dict[int, tuple[models.Model, set[str]]] | None] = ContextVar(
+    "deferred_checks", default=None
+)
+
+
+@contextmanager
+def deferred() -> Iterator[dict[int, tuple[models.Model, set[str]]]]:
+    """Queue the check constraints full_clean() would query, instead of querying them."""
+    queued: dict[int, tuple[models.Model, set[str]]] = {}
+    token = _deferred.set(queued)
+    try:
+        yield queued
+    finally:
+        _deferred.reset(token)
+
+
+def _full_clean_deferred(instance, excluded: set[str], queued) -> None:
+    # A relation the batch fetched is known to exist (ForeignKey.validate would query it).
+    fetched = {
+        field.name
+        for field in instance._meta.concrete_fields
+        if field.is_relation and field.is_cached(instance)
+    }
+    errors: dict = {}
+    try:
+        instance.full_clean(
+            exclude=excluded | fetched, validate_unique=False, validate_constraints=False
+        )
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    excluded = excluded | {name for name in errors if name != NON_FIELD_ERRORS}
+    # Queued once per record: what any of its calls checks (a later call may check fields an
+    # earlier one left out, as an order's totals).
+    _, before = queued.get(id(instance), (instance, None))
+    queued[id(instance)] = (instance, excluded if before is None else before & excluded)
+    if errors:
+        raise ValidationError(errors)
+
+
+def failing_checks_of_batch(
+    queued: Iterable[tuple[models.Model, set[str]]], *, max_params: int = 20_000
+) -> dict[int, list[CheckConstraint]]:
+    """The check constraints each queued instance breaks, by id(instance): per model, one
+    query (a UNION ALL of each record's row of Q.check's booleans), split only past
+    `max_params` parameters."""
+    by_model: dict[Any, list[Any]] = {}
+    for instance, excluded in queued:
+        by_model.setdefault(type(instance), []).append((instance, excluded))
+    failing: dict[int, list[CheckConstraint]] = {}
+    for model_class, entries in by_model.items():
+        checks = [c for c in model_class._meta.constraints if isinstance(c, CheckConstraint)]
+        if not checks:
+            continue
+        using = router.db_for_write(model_class)
+        parts: list[tuple[str, tuple, models.Model, list[CheckConstraint]]] = []
+        for instance, excluded in entries:
+            query = Query(None)
+            against = instance._get_field_expression_map(meta=model_class._meta, exclude=excluded)
+            for name, value in against.items():
+                if not hasattr(value, "resolve_expression"):
+                    value = Value(value)
+                query.add_annotation(value, name, select=False)
+            checked: list[CheckConstraint] = []
+            for constraint in checks:
+                condition = Coalesce(Q(constraint.condition), True, output_field=BooleanField())
+                try:
+                    query.add_annotation(condition, f"_check_{len(checked)}")
+                except FieldError:
+                    # It names an excluded field: not checked, as in Django.
+                    passes = Value(True, output_field=BooleanField())
+                    query.add_annotation(passes, f"_check_{len(checked)}")
+                checked.append(constraint)
+            sql, params = query.get_compiler(using=using).as_sql()
+            parts.append((sql, tuple(params), instance, checked))
+        for chunk in _param_chunks(parts, max_params):
+            sql = " UNION ALL ".join(f"SELECT {i}, * FROM ({part[0]}) q" for i, part in chunk)
+            params = [p for _, part in chunk for p in part[1]]
+            with connections[using].cursor() as cursor:
+                cursor.execute(sql, params)
+                for row in cursor.fetchall():
+                    _, _, instance, checked = parts[row[0]]
+                    bad = [c for c, ok in zip(checked, row[1:], strict=True) if not ok]
+                    if bad:
+                        failing[id(instance)] = bad
+    return failing
+
+
+def _param_chunks(parts, max_params: int):
+    chunk: list = []
+    count = 0
+    for index, part in enumerate(parts):
+        if chunk and count + len(part[1]) > max_params:
+            yield chunk
+            chunk, count = [], 0
+        chunk.append((index, part))
+        count += len(part[1])
+    if chunk:
+        yield chunk

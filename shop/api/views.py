@@ -25,10 +25,12 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from shop import services
+from shop import bulk, services
+from shop.models import Category, Customer, Product
 
 from . import selectors
 from .authentication import ApiKeyAuthentication
+from .bulk import BulkMixin, bulk_schema, line_item_products, named
 from .deadline import query_deadline
 from .exceptions import ErrorSerializer, api_exception_handler
 from .filters import (
@@ -346,10 +348,12 @@ class RecordViewSet(viewsets.ModelViewSet):
         CustomerSerializer,
         CustomerInputSerializer,
         retrieve=[CUSTOMER_CURRENCY],
-    )
+    ),
+    bulk=bulk_schema("customers", "customer", CustomerInputSerializer, "BulkCustomersRequest"),
 )
-class CustomerViewSet(RecordViewSet):
+class CustomerViewSet(BulkMixin, RecordViewSet):
     scope_resource = "customers"
+    bulk_writer = staticmethod(bulk.customers_write)
     serializer_class = CustomerSerializer
     input_serializer_class = CustomerInputSerializer
     filterset_class = CustomerFilterSet
@@ -372,9 +376,17 @@ class CustomerViewSet(RecordViewSet):
         return selectors.customers_with_stats_for_api(currency=currency)
 
 
-@extend_schema_view(**operations("orders", "order", OrderSerializer, OrderInputSerializer))
-class OrderViewSet(RecordViewSet):
+@extend_schema_view(
+    **operations("orders", "order", OrderSerializer, OrderInputSerializer),
+    bulk=bulk_schema("orders", "order", OrderInputSerializer, "BulkOrdersRequest"),
+)
+class OrderViewSet(BulkMixin, RecordViewSet):
     scope_resource = "orders"
+    bulk_writer = staticmethod(bulk.orders_write)
+    bulk_references = {
+        Customer: lambda records: named(records, "customer"),
+        Product: line_item_products,
+    }
     serializer_class = OrderSerializer
     input_serializer_class = OrderInputSerializer
     filterset_class = OrderFilterSet
@@ -383,9 +395,14 @@ class OrderViewSet(RecordViewSet):
         return selectors.orders_for_api()
 
 
-@extend_schema_view(**operations("products", "product", ProductSerializer, ProductInputSerializer))
-class ProductViewSet(RecordViewSet):
+@extend_schema_view(
+    **operations("products", "product", ProductSerializer, ProductInputSerializer),
+    bulk=bulk_schema("products", "product", ProductInputSerializer, "BulkProductsRequest"),
+)
+class ProductViewSet(BulkMixin, RecordViewSet):
     scope_resource = "products"
+    bulk_writer = staticmethod(bulk.products_write)
+    bulk_references = {Category: lambda records: named(records, "category")}
     serializer_class = ProductSerializer
     input_serializer_class = ProductInputSerializer
     filterset_class = ProductFilterSet

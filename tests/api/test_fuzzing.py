@@ -18,6 +18,7 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from schemathesis import checks
 
 from tests.factories import CategoryFactory, CustomerFactory, OrderFactory, ProductFactory
 
@@ -57,5 +58,10 @@ def fuzz_key(store, make_key):
     suppress_health_check=list(HealthCheck),
 )
 def test_generated_requests_get_documented_answers_and_no_server_error(case, fuzz_key):
-    # Every built-in check runs, as `--checks all` does.
-    case.call_and_validate(headers={"Authorization": f"Bearer {fuzz_key}"})
+    # Every built-in check runs, as `--checks all` does; but a bulk request with a record
+    # that breaks the record's schema is answered 200 by default (error_policy per_record:
+    # the good records are written, that record's result names its fields).
+    excluded = [checks.negative_data_rejection] if case.path.endswith("/bulk") else []
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {fuzz_key}"}, excluded_checks=excluded
+    )
