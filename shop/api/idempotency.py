@@ -108,10 +108,10 @@ def claim(*, principal: str, key: str, fingerprint: str) -> Claim:
         now = timezone.now()
         try:
             with transaction.atomic():
-                row = IdempotentRequest.objects.create(
+                claimed = IdempotentRequest.objects.create(
                     principal=principal, key=key, fingerprint=fingerprint, created_at=now
                 )
-            return Claim(row)
+            return Claim(claimed)
         except IntegrityError:
             pass
         row = IdempotentRequest.objects.filter(principal=principal, key=key).first()
