@@ -143,7 +143,9 @@ def _match(model, items: list[_Item], queryset) -> None:
 def _check_batch(items: list[_Item], queued) -> None:
     """Add to each record the check constraints its values break (one query per model)."""
     failing = cleaning.failing_checks_of_batch(
-        queued.values(), max_params=min(30_000, connection.features.max_query_params or 30_000)
+        queued.values(),
+        max_params=min(30_000, connection.features.max_query_params or 30_000),
+        max_terms=_compound_select_limit(),
     )
     owners: dict[int, _Item] = {}
     for item in items:
@@ -190,6 +192,13 @@ def _use_the_real_variable_limit() -> None:
         connection.ensure_connection()
         limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         connection.features.max_query_params = limit
+
+
+def _compound_select_limit() -> int:
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT)
+    return 10_000
 
 
 def _items(records: Sequence[tuple[int, dict]]) -> list[_Item]:

@@ -164,11 +164,14 @@ def _full_clean_deferred(instance, excluded: set[str], queued) -> None:
 
 
 def failing_checks_of_batch(
-    queued: Iterable[tuple[models.Model, set[str]]], *, max_params: int = 20_000
+    queued: Iterable[tuple[models.Model, set[str]]],
+    *,
+    max_params: int = 20_000,
+    max_terms: int = 500,
 ) -> dict[int, list[CheckConstraint]]:
     """The check constraints each queued instance breaks, by id(instance): per model, one
     query (a UNION ALL of each record's row of Q.check's booleans), split only past
-    `max_params` parameters."""
+    `max_params` parameters or `max_terms` rows (SQLite's limit of a compound SELECT)."""
     by_model: dict[Any, list[Any]] = {}
     for instance, excluded in queued:
         by_model.setdefault(type(instance), []).append((instance, excluded))
@@ -198,7 +201,7 @@ def failing_checks_of_batch(
                 checked.append(constraint)
             sql, params = query.get_compiler(using=using).as_sql()
             parts.append((sql, tuple(params), instance, checked))
-        for chunk in _param_chunks(parts, max_params):
+        for chunk in _param_chunks(parts, max_params, max_terms):
             sql = " UNION ALL ".join(f"SELECT {i}, * FROM ({part[0]}) q" for i, part in chunk)
             params = [p for _, part in chunk for p in part[1]]
             with connections[using].cursor() as cursor:
@@ -211,11 +214,11 @@ def failing_checks_of_batch(
     return failing
 
 
-def _param_chunks(parts, max_params: int):
+def _param_chunks(parts, max_params: int, max_terms: int):
     chunk: list = []
     count = 0
     for index, part in enumerate(parts):
-        if chunk and count + len(part[1]) > max_params:
+        if chunk and (count + len(part[1]) > max_params or len(chunk) >= max_terms):
             yield chunk
             chunk, count = [], 0
         chunk.append((index, part))

@@ -174,15 +174,16 @@ class BulkMixin:
         context = {**self.get_serializer_context(), "fetched": fetched}
         parsed, refused = [], {}
         schema_broken = False
+        # One input serializer for all the records: building its fields costs more than
+        # parsing a record.
+        parser = self.input_serializer_class(context=context)
+        _match_by_natural_key(parser)
         for index, record in enumerate(records):
-            serializer = self.input_serializer_class(data=record, context=context)
-            _match_by_natural_key(serializer)
-            if serializer.is_valid():
-                parsed.append((index, serializer.validated_data))
-            else:
-                refused[index] = dict(serializer.errors)
-                codes = ValidationError(serializer.errors).get_codes()
-                schema_broken |= not _codes(codes) <= STORED_DATA_CODES
+            try:
+                parsed.append((index, parser.run_validation(record)))
+            except ValidationError as exc:
+                refused[index] = exc.detail
+                schema_broken |= not _codes(exc.get_codes()) <= STORED_DATA_CODES
         if refused and all_or_nothing:
             parsed = []
         written = self.bulk_writer(records=parsed, all_or_nothing=all_or_nothing)
