@@ -145,7 +145,6 @@ def _check_batch(items: list[_Item], queued) -> None:
     failing = cleaning.failing_checks_of_batch(
         queued.values(),
         max_params=min(30_000, connection.features.max_query_params or 30_000),
-        max_terms=_compound_select_limit(),
     )
     owners: dict[int, _Item] = {}
     for item in items:
@@ -192,13 +191,6 @@ def _use_the_real_variable_limit() -> None:
         connection.ensure_connection()
         limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         connection.features.max_query_params = limit
-
-
-def _compound_select_limit() -> int:
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT)
-    return 10_000
 
 
 def _items(records: Sequence[tuple[int, dict]]) -> list[_Item]:

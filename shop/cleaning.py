@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, FieldError, ValidationError
 from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models import BooleanField, CheckConstraint, Q, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
 from django.db.models.sql.constants import SINGLE
@@ -164,14 +165,15 @@ def _full_clean_deferred(instance, excluded: set[str], queued) -> None:
 
 
 def failing_checks_of_batch(
-    queued: Iterable[tuple[models.Model, set[str]]],
-    *,
-    max_params: int = 20_000,
-    max_terms: int = 500,
+    queued: Iterable[tuple[models.Model, set[str]]], *, max_params: int = 20_000
 ) -> dict[int, list[CheckConstraint]]:
-    """The check constraints each queued instance breaks, by id(instance): per model, one
-    query (a UNION ALL of each record's row of Q.check's booleans), split only past
-    `max_params` parameters or `max_terms` rows (SQLite's limit of a compound SELECT)."""
+    """The check constraints each queued instance breaks, by id(instance).
+
+    Per model, one query: the records' values as a table named like the model's own (a WITH
+    of VALUES shadows it), and each check constraint's condition compiled by Django against
+    that table, one boolean column each (split only past `max_params` parameters). A
+    constraint naming a field excluded for a record is not checked for it, as in Django.
+    """
     by_model: dict[Any, list[Any]] = {}
     for instance, excluded in queued:
         by_model.setdefault(type(instance), []).append((instance, excluded))
@@ -181,47 +183,63 @@ def failing_checks_of_batch(
         if not checks:
             continue
         using = router.db_for_write(model_class)
-        parts: list[tuple[str, tuple, models.Model, list[CheckConstraint]]] = []
-        for instance, excluded in entries:
-            query = Query(None)
-            against = instance._get_field_expression_map(meta=model_class._meta, exclude=excluded)
-            for name, value in against.items():
-                if not hasattr(value, "resolve_expression"):
-                    value = Value(value)
-                query.add_annotation(value, name, select=False)
-            checked: list[CheckConstraint] = []
-            for constraint in checks:
-                condition = Coalesce(Q(constraint.condition), True, output_field=BooleanField())
-                try:
-                    query.add_annotation(condition, f"_check_{len(checked)}")
-                except FieldError:
-                    # It names an excluded field: not checked, as in Django.
-                    passes = Value(True, output_field=BooleanField())
-                    query.add_annotation(passes, f"_check_{len(checked)}")
-                checked.append(constraint)
-            sql, params = query.get_compiler(using=using).as_sql()
-            parts.append((sql, tuple(params), instance, checked))
-        for chunk in _param_chunks(parts, max_params, max_terms):
-            sql = " UNION ALL ".join(f"SELECT {i}, * FROM ({part[0]}) q" for i, part in chunk)
-            params = [p for _, part in chunk for p in part[1]]
-            with connections[using].cursor() as cursor:
-                cursor.execute(sql, params)
+        connection = connections[using]
+        select, select_params = _checks_select(model_class, checks, using)
+        fields = list(model_class._meta.concrete_fields)
+        qn = connection.ops.quote_name
+        table = qn(model_class._meta.db_table)
+        columns = ", ".join([qn("_row"), *(qn(f.column) for f in fields)])
+        row_sql = (
+            "(%s, " + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields) + ")"
+        )
+        names = [_referenced(c) for c in checks]
+        per_row = len(fields) + 1
+        size = max(1, max_params // per_row)
+        for start in range(0, len(entries), size):
+            chunk = entries[start : start + size]
+            params: list = []
+            for index, (instance, _) in enumerate(chunk):
+                params.append(index)
+                params += [
+                    f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields
+                ]
+            sql = (
+                f"WITH {table} ({columns}) AS (VALUES {', '.join([row_sql] * len(chunk))}) {select}"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [*params, *select_params])
                 for row in cursor.fetchall():
-                    _, _, instance, checked = parts[row[0]]
-                    bad = [c for c, ok in zip(checked, row[1:], strict=True) if not ok]
+                    instance, excluded = chunk[row[0]]
+                    bad = [
+                        check
+                        for check, ok, named in zip(checks, row[1:], names, strict=True)
+                        if not ok and not (named & excluded)
+                    ]
                     if bad:
                         failing[id(instance)] = bad
     return failing
 
 
-def _param_chunks(parts, max_params: int, max_terms: int):
-    chunk: list = []
-    count = 0
-    for index, part in enumerate(parts):
-        if chunk and (count + len(part[1]) > max_params or len(chunk) >= max_terms):
-            yield chunk
-            chunk, count = [], 0
-        chunk.append((index, part))
-        count += len(part[1])
-    if chunk:
-        yield chunk
+def _referenced(constraint: CheckConstraint) -> set[str]:
+    return set(Q(constraint.condition).referenced_base_fields)
+
+
+def _checks_select(model_class, checks: list[CheckConstraint], using: str) -> tuple[str, tuple]:
+    """SELECT "_row", <each condition> FROM <the model's table>, as Django compiles it."""
+    connection = connections[using]
+    row = RawSQL(
+        f"{connection.ops.quote_name(model_class._meta.db_table)}.{connection.ops.quote_name('_row')}",
+        (),
+    )
+    annotations = {"_row_": row} | {
+        f"_check_{i}": Coalesce(Q(c.condition), True, output_field=BooleanField())
+        for i, c in enumerate(checks)
+    }
+    queryset = (
+        model_class._base_manager.using(using)
+        .annotate(**annotations)
+        .order_by()
+        .values_list(*annotations)
+    )
+    sql, params = queryset.query.get_compiler(using=using).as_sql()
+    return sql, tuple(params)

@@ -50,7 +50,7 @@ class LiveRecordField(serializers.PrimaryKeyRelatedField):
             return super().to_internal_value(data)
         # A bulk request fetched the live records its records name, in one query a model.
         pk = self.pk_field.to_internal_value(data) if self.pk_field is not None else data
-        record = fetched.get(self.get_queryset().model, {}).get(pk)
+        record = fetched.get(self.queryset.model, {}).get(pk)
         if record is None:
             self.fail("does_not_exist", pk_value=pk)
         return record
