@@ -27,6 +27,7 @@ from .exceptions import (
     error_body,
 )
 from .filters import MAX_ID
+from .models import ApiKey
 from .permissions import ScopeOrModelPermission, _needs
 
 MAX_RECORDS = 1000
@@ -133,6 +134,18 @@ class BulkPermission(ScopeOrModelPermission):
 
     perms_map = {**ScopeOrModelPermission.perms_map, "POST": [*_needs("add"), *_needs("change")]}
 
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if isinstance(request.auth, ApiKey) or not (user and user.is_authenticated):
+            return super().has_permission(request, view)
+        if not (user.is_active and user.is_staff):
+            return super().has_permission(request, view)
+        model = view.get_queryset().model
+        self.message = (
+            f"You lack the permission to add and change {model._meta.verbose_name_plural}."
+        )
+        return user.has_perms(self.get_required_permissions(request.method, model))
+
 
 def _ids(values: Iterable[Any]) -> set[int]:
     return {v for v in values if type(v) is int and 1 <= v <= MAX_ID}
@@ -150,8 +163,15 @@ def line_item_products(records: list[dict]) -> list[Any]:
     return products
 
 
-def _record_errors(error: DjangoValidationError) -> dict:
-    return getattr(_from_django(error), "errors", {}) or {}
+def _record_errors(error: DjangoValidationError, taken: dict[str, str]) -> dict:
+    """The errors as the single POST names them; a natural key a deleted record holds, in
+    the words of the single POST's unique check."""
+    errors = getattr(_from_django(error), "errors", {}) or {}
+    for name, message in taken.items():
+        codes = [e.code for e in getattr(error, "error_dict", {}).get(name, [])]
+        if codes == ["unique"]:
+            errors[name] = [message]
+    return errors
 
 
 class BulkMixin:
@@ -177,7 +197,7 @@ class BulkMixin:
         # One input serializer for all the records: building its fields costs more than
         # parsing a record.
         parser = self.input_serializer_class(context=context)
-        _match_by_natural_key(parser)
+        taken = _match_by_natural_key(parser)
         for index, record in enumerate(records):
             try:
                 parsed.append((index, parser.run_validation(record)))
@@ -198,7 +218,7 @@ class BulkMixin:
                     _answer(index, bulk.ERROR, None, {"non_field_errors": [bulk.NOT_WRITTEN]})
                 )
             else:
-                errors = _record_errors(result.errors) if result.errors is not None else {}
+                errors = _record_errors(result.errors, taken) if result.errors else {}
                 answers.append(_answer(index, result.status, result.id, errors))
         if all_or_nothing and any(answer["status"] == bulk.ERROR for answer in answers):
             code = status.HTTP_400_BAD_REQUEST if schema_broken else status.HTTP_409_CONFLICT
@@ -211,13 +231,20 @@ class BulkMixin:
         return Response({"results": answers})
 
 
-def _match_by_natural_key(serializer) -> None:
+def _match_by_natural_key(serializer) -> dict[str, str]:
     """Drop the unique checks of the natural keys (a query each): a bulk record with a taken
-    key updates that record, and shop.bulk refuses a key a deleted record holds."""
+    key updates that record, and shop.bulk refuses a key a deleted record holds. Return
+    their messages, by field."""
+    messages = {}
     for name in bulk.NATURAL_KEYS:
         field = serializer.fields.get(name)
-        if field is not None:
-            field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
+        if field is None:
+            continue
+        for validator in field.validators:
+            if isinstance(validator, UniqueValidator):
+                messages[name] = str(validator.message)
+        field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
+    return messages
 
 
 def _answer(index: int, state: str, pk: int | None, errors: dict) -> dict:

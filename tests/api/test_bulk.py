@@ -205,3 +205,37 @@ def test_a_bulk_request_costs_the_same_queries_for_10_and_100_orders(api, count)
 # savepoint, the store, the references, the check constraints of orders and of line items,
 # the orders, the line items, three figure upserts and the outbox.
 NUM_QUERIES = {"sqlite": 21, "postgresql": 21}
+
+
+@pytest.mark.parametrize("resource", ["products", "orders"])
+def test_a_key_a_deleted_product_or_order_holds_is_refused_as_the_single_post_refuses_it(
+    api, resource
+):
+    from django.utils import timezone
+
+    from tests.factories import OrderFactory
+
+    if resource == "products":
+        ProductFactory(handle="gone", deleted_at=timezone.now())
+        record = {"title": "Gone", "handle": "gone"}
+    else:
+        order = OrderFactory(items=1)
+        Order.objects.filter(pk=order.pk).update(reference="R-9", deleted_at=timezone.now())
+        record = order_record(order.customer, ProductFactory(), reference="R-9")
+
+    single = api.post(f"/api/v1/{resource}", record, format="json")
+    response = bulk(api, resource, [record])
+
+    assert single.status_code == 409
+    assert response.json()["results"][0]["errors"] == single.json()["errors"]
+
+
+def test_staff_need_both_the_add_and_change_permissions(staff_client, store):
+    client = staff_client("add_customer")
+    record = {"email": "a@example.com", "first_name": "A", "last_name": "B"}
+
+    response = client.post(
+        "/api/v1/customers/bulk", {"records": [record]}, content_type="application/json"
+    )
+
+    assert response.status_code == 403
