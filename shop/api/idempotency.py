@@ -162,7 +162,8 @@ def _prune_now_and_then() -> None:
 
 def forget(*, principal: str | None = None, containing: str | None = None) -> int:
     """Erase stored answers: a sender's ("key:<id>", "user:<id>"), or those whose answer
-    holds a text (a customer's email or phone, or `"customer":42` as the answers are written). Return how many."""
+    holds a text (a customer's email or phone, or `"customer":42` as answers are written).
+    Return how many."""
     if principal is None and not containing:
         raise ValueError("Name a principal or a text to erase.")
     rows = IdempotentRequest.objects.all()
