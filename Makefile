@@ -52,7 +52,6 @@ run: migrate
 	@echo "  Health:       http://$(HOST):$(PORT)/healthz"
 	@echo "  Pushes:       sent by the worker beside the web server (Procfile). Ctrl-C stops both."
 	@echo ""
-	$(MANAGE) push_start
 	@# Ctrl-C stops honcho's processes, and only them: on a terminal honcho runs as its own job
 	@# (bash -m), so make is not interrupted, and honcho's 130 or 143 after Ctrl-C is a clean stop.
 	HOST=$(HOST) WEB_PORT=$(PORT) bash $$([ -t 0 ] && echo -m) -c '$(BIN)/honcho -f Procfile start; \

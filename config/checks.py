@@ -72,8 +72,7 @@ def check_cache_tables(app_configs=None, databases=None, **kwargs) -> list[Check
         messages.extend(
             Error(
                 f"The database cache's table {table!r} is missing from the {alias!r} database.",
-                hint="Run `python manage.py createcachetable`; rate limits and the feed's "
-                "counters need it.",
+                hint="Run `python manage.py createcachetable`; Django's cache needs it.",
                 id="config.E003",
             )
             for table in wanted

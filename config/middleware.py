@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 
-from . import ratelimit
+from core import ratelimit
 
 request_log = logging.getLogger("request")
 
@@ -89,8 +89,19 @@ def login_throttle_name(username: str) -> str:
 
 
 class AdminLoginThrottleMiddleware:
-    """Refuse admin login attempts after repeated failures from one address or for one
-    username, for the rest of the window."""
+    """Check at most ADMIN_LOGIN_FAILURES_PER_USER wrong passwords for one username and
+    ADMIN_LOGIN_FAILURES_PER_ADDRESS from one client address in each fixed window of
+    ADMIN_LOGIN_WINDOW_SECONDS, whatever the concurrency.
+
+    Each POST to the login counts one attempt against its address and its username, atomically
+    (core.ratelimit), before its password is checked. If either count it wrote is over its
+    limit, the answer is 429 with Retry-After and the password is not checked. Afterwards the
+    attempt keeps its counts only if its password was checked and found wrong (the form shown
+    again, 200); any other outcome takes them back: a successful login (302), a refusal (429),
+    a form refused before its password was checked (e.g. CSRF, 403). So only wrong passwords
+    spend the budget, a user's own logins never do, and an attempt in flight holds its place
+    until its answer is known.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -104,22 +115,40 @@ class AdminLoginThrottleMiddleware:
         ip = ratelimit.client_ip(request)
         username = login_throttle_name(request.POST.get("username", ""))
         keys = [(f"login-ip:{ip}", self.limit_ip), (f"login-user:{username}", self.limit_user)]
-        for key, limit in keys:
-            verdict = ratelimit.peek(key, limit=limit, window=self.window)
-            if not verdict.allowed:
+        verdicts: list[ratelimit.Verdict] = []
+        try:
+            for key, limit in keys:
+                verdicts.append(ratelimit.hit(key, limit=limit, window=self.window))
+        except (ratelimit.CounterUnavailable, OperationalError, InterfaceError):
+            # No attempt is checked uncounted.
+            response = HttpResponse(
+                "Logins cannot be checked right now. Try again in a moment.",
+                status=503,
+                content_type="text/plain",
+            )
+            response["Retry-After"] = str(ratelimit.CounterUnavailable.wait)
+        else:
+            refused = [verdict for verdict in verdicts if not verdict.allowed]
+            if refused:
                 response = HttpResponse(
                     "Too many failed login attempts. Try again in a few minutes.",
                     status=429,
                     content_type="text/plain",
                 )
-                response["Retry-After"] = str(verdict.retry_after)
-                return response
-        response = self.get_response(request)
-        failed = response.status_code == 200  # the login form was shown again
-        if failed:
-            for key, limit in keys:
-                ratelimit.hit(key, limit=limit, window=self.window)
+                response["Retry-After"] = str(max(verdict.retry_after for verdict in refused))
+            else:
+                response = self.get_response(request)
+        if response.status_code != 200:  # not a wrong password: give the attempt back
+            self._take_back(verdicts)
         return response
+
+    def _take_back(self, verdicts: list[ratelimit.Verdict]) -> None:
+        try:
+            for verdict in verdicts:
+                ratelimit.take_back(verdict)
+        except (ratelimit.CounterUnavailable, OperationalError, InterfaceError):
+            # The answer stands; the attempt stays counted until its window ends.
+            logging.getLogger("config.login").warning("could not give a login attempt back")
 
 
 class DatabaseUnavailableMiddleware:

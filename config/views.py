@@ -1,11 +1,12 @@
 """Site-wide views: the health check and error pages that answer JSON to machine clients."""
 
 from django.contrib.staticfiles import finders
-from django.db import connection
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.defaults import page_not_found, server_error
+
+from push.tasks import stalled_since
 
 MACHINE_PREFIXES = ("/api/", "/convertedin/", "/healthz")
 
@@ -17,14 +18,14 @@ def _wants_json(request) -> bool:
 @never_cache
 @require_GET
 def healthz(request):
-    """200 when the database answers, 503 when it does not."""
+    """200 when the database answers, 503 when it does not; `push.stalled` is true when
+    changes wait and no worker has delivered one for PUSH_STALL_SECONDS (one query)."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        since = stalled_since()
     except Exception:  # noqa: BLE001 - any database failure means unhealthy
         return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
-    return JsonResponse({"status": "ok", "database": "up"})
+    push = {"stalled": since is not None, "stalled_since": since and since.isoformat()}
+    return JsonResponse({"status": "ok", "database": "up", "push": push})
 
 
 def not_found(request, exception=None):

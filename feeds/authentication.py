@@ -4,8 +4,8 @@ from django.conf import settings
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.throttling import BaseThrottle
 
-from config import ratelimit
 from config.principals import MachineClient
+from core import ratelimit
 
 from .tokens import feed_token_match
 
@@ -33,12 +33,12 @@ class WrongTokenThrottle(BaseThrottle):
     """Past settings.FEED_TOKEN_FAILURES_PER_MINUTE wrong tokens from a client address in a
     minute, answer 429 instead of 401 until the minute ends.
 
-    Only failures count: the right token costs no cache access, and a crawler behind the same
-    address as a prober keeps working. The address is config.ratelimit.client_ip's, which
+    Only failures count: the right token costs no count, and a crawler behind the same
+    address as a prober keeps working. The address is core.ratelimit.client_ip's, which
     believes X-Forwarded-For only as far as TRUSTED_PROXY_COUNT says, so a spoofed header does
-    not reset the count. The count is a fixed window in the shared cache, incremented
-    atomically across worker processes (SimpleRateThrottle rewrites a list of timestamps, and
-    concurrent probes would undercount).
+    not reset the count. Each wrong token is one atomic hit on a fixed window's counter
+    (core.ratelimit), decided on the count it wrote: at most the limit of wrong tokens are
+    answered 401 in a window, whatever the concurrency.
     """
 
     window = 60

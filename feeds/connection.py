@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from push import tasks as push_tasks
 from push import views as push_views
 from push.tokens import convertedin_token_add
 from shop.charts import Point, bar_line_chart
@@ -243,6 +244,7 @@ def connection_view(request):
     context.update(push_views.push_context(user))
     if "push" in context:
         context["push_destination"] = push_destination()
+        context["push_stall"] = push_tasks.stall_report(now)
     preview = request.GET.get("preview") or "storeinfo"
     if preview in context["previewable"]:
         context["preview"] = preview

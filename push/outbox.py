@@ -2,6 +2,8 @@
 
 import threading
 
+from django.db import transaction
+
 from shop.models import Category, Customer, Order, Product
 
 from .models import PushEvent
@@ -21,13 +23,23 @@ _bulk = threading.local()
 def record_changes(sender, *, changes, **kwargs) -> None:
     if getattr(_bulk, "depth", 0):
         return
-    PushEvent.objects.bulk_create(
-        [
-            PushEvent(entity=ENTITIES[model], record_id=pk, action=action)
-            for model, pk, action in changes
-            if model in ENTITIES and pk is not None
-        ]
-    )
+    rows = [
+        PushEvent(entity=ENTITIES[model], record_id=pk, action=action)
+        for model, pk, action in changes
+        if model in ENTITIES and pk is not None
+    ]
+    if rows:
+        PushEvent.objects.bulk_create(rows)
+        connection = transaction.get_connection()
+        # Once per transaction: an import's thousands of writes ask for one pump.
+        if not any(func is _outbox_written for _, func, _ in connection.run_on_commit):
+            transaction.on_commit(_outbox_written)
+
+
+def _outbox_written() -> None:
+    from .tasks import outbox_written  # the worker's module imports this one
+
+    outbox_written()
 
 
 def bulk_load_started(sender, **kwargs) -> None:

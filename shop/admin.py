@@ -6,9 +6,10 @@ import os
 from functools import cache
 
 from django import forms
+from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect, QueryDict
@@ -19,12 +20,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
-from import_export.forms import ConfirmImportForm, ImportForm
+from import_export.forms import ImportForm
 
 from . import admin_lists, exports, imports, quality, services, validators
 from .admin_shared import OptionsFilter
-from .models import ZERO, Category, Customer, LineItem, Order, Product, Store
+from .models import ZERO, Category, Customer, ImportRun, LineItem, Order, Product, Store
 from .resources import CategoryResource, CustomerResource, OrderResource, ProductResource
+from .tasks import import_confirm, import_start
 
 admin.site.site_header = "Store admin"
 admin.site.site_title = "Store admin"
@@ -155,50 +157,9 @@ class LimitedImportForm(ImportForm):
         return data
 
 
-# How long a preview's confirmation stays valid.
-IMPORT_CONFIRM_SECONDS = 24 * 3600
-
-
-class SignedConfirmImportForm(ConfirmImportForm):
-    """The import's confirm step. Its file name is signed for the user and the model the
-    preview was made for, so it names that upload and no other file; its format and resource
-    must be ones offered."""
-
-    not_uploaded = (
-        "This confirmation does not name a file uploaded here, or is over a day old: "
-        "upload the file again."
-    )
-
-    def __init__(self, *args, salt: str, formats: int, resources: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.salt, self.formats, self.resources = salt, formats, resources
-        self.fields["import_file_name"].error_messages["required"] = self.not_uploaded
-
-    def clean_import_file_name(self) -> str:
-        try:
-            signed = self.cleaned_data["import_file_name"]
-            name = signing.loads(signed, salt=self.salt, max_age=IMPORT_CONFIRM_SECONDS)
-        except signing.BadSignature as exc:
-            raise ValidationError(self.not_uploaded) from exc
-        return os.path.basename(name)
-
-    def _index(self, field: str, count: int, *, blank: bool = False) -> str:
-        value = self.cleaned_data[field]
-        if blank and value == "":
-            return value
-        if not (value.isascii() and value.isdigit() and int(value) < count):
-            raise ValidationError(f"Choose a {field} offered on the import page.")
-        return value
-
-    def clean_format(self) -> str:
-        return self._index("format", self.formats)
-
-    def clean_resource(self) -> str:
-        return self._index("resource", self.resources, blank=True)
-
-
 class ImportExportAdmin(ImportExportMixin):
-    """CSV and XLSX import with a dry-run preview; exports stream.
+    """CSV and XLSX import, checked then written by the worker (ImportRunAdmin shows each
+    import's preview, progress and result); exports stream.
 
     django-import-export's stubs type `model` and `change_list_template` unlike ModelAdmin's,
     so the admins that mix both in ignore that clash (`type: ignore[misc]`).
@@ -206,7 +167,6 @@ class ImportExportAdmin(ImportExportMixin):
 
     formats = [CSV, XLSX]
     import_form_class = LimitedImportForm
-    confirm_form_class = SignedConfirmImportForm
     import_help = ""
 
     def has_import_permission(self, request):
@@ -214,39 +174,38 @@ class ImportExportAdmin(ImportExportMixin):
         IMPORT_EXPORT_IMPORT_PERMISSION_CODE)."""
         return super().has_import_permission(request) and self.has_change_permission(request)
 
-    def _confirm_salt(self, request) -> str:
-        return f"shop.import-confirm:{self.model._meta.label}:{request.user.pk}"
+    def import_action(self, request, **kwargs):
+        """An accepted upload becomes an import run for the worker to check (its page shows
+        the preview, then the progress); the page with the form otherwise."""
+        if request.method == "POST":
+            if not self.has_import_permission(request):
+                raise PermissionDenied
+            form = self.create_import_form(request)
+            if form.is_valid():
+                return self._start_import(request, form)
+        return super().import_action(request, **kwargs)
 
-    def get_confirm_form_kwargs(self, request, import_form=None):
-        return {
-            **super().get_confirm_form_kwargs(request, import_form),
-            "salt": self._confirm_salt(request),
-            "formats": len(self.get_import_formats()),
-            "resources": len(self.get_import_resource_classes(request)),
-        }
-
-    def get_confirm_form_initial(self, request, import_form):
-        initial = super().get_confirm_form_initial(request, import_form)
-        if "import_file_name" in initial:
-            initial["import_file_name"] = signing.dumps(
-                initial["import_file_name"], salt=self._confirm_salt(request)
-            )
-        return initial
+    def _start_import(self, request, form):
+        upload = form.cleaned_data["import_file"]
+        file_format = self.get_import_formats()[int(form.cleaned_data["format"])]()
+        run = import_start(
+            upload=upload,
+            model=self.model._meta.label,
+            file_name=os.path.basename(upload.name or ""),
+            file_format="xlsx" if file_format.is_binary() else "csv",
+            user=request.user,
+        )
+        messages.info(request, "The file is being checked: its preview shows here when ready.")
+        return HttpResponseRedirect(reverse("admin:shop_importrun_change", args=[run.pk]))
 
     @method_decorator(require_POST)
     def process_import(self, request, **kwargs):
-        """Confirm an import; a confirmation naming no upload of this page is a 400."""
+        """The old confirmation step: imports are confirmed on their run's page now."""
         if not self.has_import_permission(request):
             raise PermissionDenied
-        form = self.create_confirm_form(request)
-        if not form.is_valid():
-            return self._upload_again(request, *[e for es in form.errors.values() for e in es])
-        try:
-            return super().process_import(request, **kwargs)
-        except FileNotFoundError:
-            return self._upload_again(
-                request, "The uploaded file is gone (imported already?): upload it again."
-            )
+        return self._upload_again(
+            request, "Confirm an import on its page under Import runs, or upload the file again."
+        )
 
     def _upload_again(self, request, *errors: str):
         """Answer 400: the errors above the import page's empty form, as a GET shows it."""
@@ -260,29 +219,6 @@ class ImportExportAdmin(ImportExportMixin):
 
     def get_import_context_data(self, **kwargs):
         return {**super().get_import_context_data(**kwargs), "import_help": self.import_help}
-
-    def get_import_data_kwargs(self, **kwargs):
-        data = dict(super().get_import_data_kwargs(**kwargs) or {})
-        # A row that fails when the import is confirmed rolls back every row.
-        data["rollback_on_validation_errors"] = True
-        return data
-
-    def process_result(self, result, request):
-        if result.has_errors() or result.has_validation_errors():
-            failed = len(result.row_errors()) + len(result.invalid_rows)
-            self.message_user(
-                request,
-                ngettext(
-                    "Nothing was imported: %d row failed. Check the file and import it again.",
-                    "Nothing was imported: %d rows failed. Check the file and import it again.",
-                    failed,
-                )
-                % failed,
-                messages.ERROR,
-            )
-            app_label, model_name = self.get_model_info()
-            return HttpResponseRedirect(reverse(f"admin:{app_label}_{model_name}_import"))
-        return super().process_result(result, request)
 
     def _do_file_export(self, file_format, request, queryset, export_form=None):
         if not self.has_export_permission(request):
@@ -753,3 +689,127 @@ class CategoryAdmin(ImportExportAdmin, ServiceAdmin):  # type: ignore[misc]
     @admin.display(description="products", ordering="product_count")
     def products(self, obj) -> int:
         return obj.product_count
+
+
+# What the admin imports files of.
+IMPORTABLE = (Category, Product, Customer, Order)
+
+
+def may_import(user, label: str) -> bool:
+    """Whether a user may import into a model (shop.Order): its add permission (as
+    IMPORT_EXPORT_IMPORT_PERMISSION_CODE says) and its change permission."""
+    app_label, name = label.lower().split(".")
+    code = settings.IMPORT_EXPORT_IMPORT_PERMISSION_CODE
+    return user.has_perm(f"{app_label}.{code}_{name}") and user.has_perm(
+        f"{app_label}.change_{name}"
+    )
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    """The admin's imports: each one's preview, progress and result. A user sees their own
+    (a superuser every one) and only of what they may import."""
+
+    list_display = ["__str__", "what", "state", "rows", "created_by", "created_at"]
+    list_filter = ["state"]
+    list_select_related = ["created_by"]
+
+    def get_queryset(self, request):
+        runs = super().get_queryset(request)
+        return runs if request.user.is_superuser else runs.filter(created_by=request.user)
+
+    def _importable(self, request) -> bool:
+        return any(may_import(request.user, model._meta.label) for model in IMPORTABLE)
+
+    def has_module_permission(self, request):
+        return self._importable(request)
+
+    def has_view_permission(self, request, obj=None):
+        if obj is None:
+            return self._importable(request)
+        mine = request.user.is_superuser or obj.created_by_id == request.user.pk
+        return mine and may_import(request.user, obj.model)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="file of")
+    def what(self, obj) -> str:
+        return apps.get_model(obj.model)._meta.verbose_name_plural
+
+    @admin.display(description="rows")
+    def rows(self, obj) -> str:
+        progress = imports.run_progress(obj)
+        total = "?" if progress["total"] is None else f"{progress['total']:,}"
+        return f"{progress['done']:,} of {total}"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:run_id>/confirm/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="shop_importrun_confirm",
+            ),
+            path(
+                "<int:run_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="shop_importrun_cancel",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _run(self, request, run_id) -> ImportRun:
+        run = self.get_queryset(request).filter(pk=run_id).first()
+        if run is None or not self.has_view_permission(request, run):
+            raise PermissionDenied
+        return run
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The run's page: the preview once checked, the progress, then the result."""
+        try:
+            run = self._run(request, int(object_id))
+        except ValueError:
+            raise PermissionDenied from None
+        model = apps.get_model(run.model)
+        opts = model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": str(run),
+            "run": run,
+            "progress": imports.run_progress(run),
+            "active": run.state in (ImportRun.State.CHECKING, ImportRun.State.WRITING),
+            "noun": model._meta.verbose_name_plural,
+            "changelist": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+            "opts": self.model._meta,
+            "store": request.store,
+        }
+        return TemplateResponse(request, "admin/shop/importrun/run.html", context)
+
+    @method_decorator(require_POST)
+    def confirm_view(self, request, run_id):
+        """Start writing a checked import, once however often it is confirmed."""
+        run = self._run(request, run_id)
+        if not may_import(request.user, run.model):
+            raise PermissionDenied
+        confirmed = import_confirm(run=run)
+        if confirmed:
+            messages.success(request, "Importing: this page shows the progress.")
+        else:
+            messages.warning(request, "This import is not waiting for a confirmation.")
+        return HttpResponseRedirect(reverse("admin:shop_importrun_change", args=[run.pk]))
+
+    @method_decorator(require_POST)
+    def cancel_view(self, request, run_id):
+        """Drop a checked import that is not wanted (its file is removed)."""
+        run = self._run(request, run_id)
+        if imports.run_cancel(run):
+            messages.success(request, "The import was cancelled: nothing was written.")
+        else:
+            messages.warning(request, "This import is not waiting for a confirmation.")
+        return HttpResponseRedirect(reverse("admin:shop_importrun_change", args=[run.pk]))

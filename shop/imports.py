@@ -9,12 +9,20 @@ rows are counted in the parts its parser will read, found as that parser finds t
 
 import csv
 import io
+import secrets
 import zipfile
 from collections.abc import Generator, Iterable, Iterator
+from datetime import timedelta
+from pathlib import Path
 from xml.etree import ElementTree
 
+import tablib  # type: ignore[import-untyped]
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from import_export.results import RowResult
+from openpyxl import load_workbook
 from openpyxl.packaging.relationship import get_dependents, get_rels_path
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.xml.constants import EXTERNAL_LINK_NS, SHARED_STRINGS
@@ -160,3 +168,267 @@ def check_upload(upload, *, binary: bool, encoding: str = "utf-8-sig") -> None:
                 rows.close()  # detach its text wrapper now, while the upload is open
     finally:
         upload.seek(0)
+
+
+# Imports in the background -------------------------------------------------------------------
+#
+# The admin stores the upload under IMPORT_DIR and records an ImportRun; the worker
+# (shop/tasks.py) checks the file IMPORT_BATCH_ROWS rows at a time for the preview, then, once
+# confirmed, writes it a batch to a transaction. Each batch moves the run's counter in its own
+# transaction, under the run's row lock, so a batch is written once however many workers run
+# the import and a worker killed mid-batch leaves nothing of that batch behind.
+
+# The refusals a run keeps to show (the first ones, by row).
+SHOWN_REFUSALS = 20
+FORMATS = ("csv", "xlsx")
+
+
+def import_dir() -> Path:
+    path = Path(settings.IMPORT_DIR)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def store_upload(upload, file_format: str) -> str:
+    """Copy an upload under IMPORT_DIR under a random name; return that name."""
+    if file_format not in FORMATS:
+        raise ValueError(f"Not an import format: {file_format!r}.")
+    name = f"{secrets.token_hex(16)}.{file_format}"
+    with open(import_dir() / name, "xb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    return name
+
+
+def remove_upload(name: str) -> None:
+    if name:
+        (import_dir() / name).unlink(missing_ok=True)
+
+
+def _file_rows(path: Path, file_format: str) -> Generator[list, None, None]:
+    if file_format == "xlsx":
+        book = load_workbook(path, read_only=True, data_only=True)
+        try:
+            for row in book.active.iter_rows(values_only=True):  # type: ignore[union-attr]
+                yield list(row)
+        finally:
+            book.close()
+        return
+    csv.field_size_limit(_limit("IMPORT_MAX_CELL_CHARS") + 1)
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as text:
+        try:
+            yield from (row for row in csv.reader(text) if row)  # as tablib: blank lines skipped
+        except csv.Error as exc:
+            raise ValidationError(f"The CSV file cannot be read: {exc}.") from exc
+
+
+def file_batches(
+    name: str, file_format: str, *, start: int = 0, size: int
+) -> Iterator[tuple[int, tablib.Dataset]]:
+    """Yield (index of its first row, dataset) for each `size` rows of a stored file from row
+    `start` (0 is the first row after the header), as tablib would read them."""
+    rows = _file_rows(import_dir() / name, file_format)
+    try:
+        headers = next(rows, None)
+        if headers is None:
+            return
+        headers = ["" if cell is None else str(cell) for cell in headers]
+        width, batch, index = len(headers), [], 0
+        for row in rows:
+            if index >= start:
+                if len(row) > width:
+                    if any(cell not in (None, "") for cell in row[width:]):
+                        raise ValidationError(
+                            f"Row {index + 1} has more cells than the header has columns."
+                        )
+                    row = row[:width]
+                batch.append(row + [""] * (width - len(row)))
+                if len(batch) == size:
+                    yield index + 1 - size, tablib.Dataset(*batch, headers=headers)
+                    batch = []
+            index += 1
+        if batch:
+            yield index - len(batch), tablib.Dataset(*batch, headers=headers)
+    finally:
+        rows.close()
+
+
+def count_rows(name: str, file_format: str) -> int:
+    return sum(len(batch) for _, batch in file_batches(name, file_format, size=10_000))
+
+
+def _resource_for(run):
+    from .resources import STORE_FILES
+
+    classes = {r._meta.model._meta.label: r for _, r in STORE_FILES}
+    return classes[run.model]()
+
+
+def _refusal_dicts(found) -> list[dict]:
+    return [{"row": refusal.row, "errors": refusal.errors} for refusal in found]
+
+
+def _locked(run_id: int):
+    from .models import ImportRun
+
+    return ImportRun.objects.select_for_update().get(pk=run_id)
+
+
+def run_advance(run) -> None:
+    """Carry a run on from where it stands: check it, or write it once confirmed. Safe to call
+    again after a crash, and from two workers at once."""
+    from .models import ImportRun
+
+    try:
+        if run.state == ImportRun.State.CHECKING:
+            _check(run)
+        elif run.state == ImportRun.State.WRITING:
+            _write(run)
+    except (ValidationError, *UNREADABLE, UnicodeDecodeError) as exc:
+        messages = exc.messages if isinstance(exc, ValidationError) else ["It cannot be read."]
+        _end(run, ImportRun.State.FAILED, "The file was not imported: " + " ".join(messages))
+    except Exception:
+        _end(run, ImportRun.State.FAILED, "The import stopped on an unexpected error.")
+        raise
+
+
+def _end(run, state: str, message: str = "", **fields) -> bool:
+    """End an active run, removing its file; False when it had ended already."""
+    from .models import ImportRun
+
+    ended = ImportRun.objects.filter(
+        pk=run.pk, state__in=[ImportRun.State.CHECKING, ImportRun.State.WRITING]
+    ).update(state=state, message=message, finished_at=timezone.now(), stored_name="", **fields)
+    remove_upload(run.stored_name)
+    return bool(ended)
+
+
+def _check(run) -> None:
+    from .models import ImportRun
+    from .resources import refusals
+
+    if run.total_rows is None:
+        ImportRun.objects.filter(pk=run.pk).update(
+            total_rows=count_rows(run.stored_name, run.file_format),
+            step_started_at=timezone.now(),
+        )
+        run.refresh_from_db()
+    resource = _resource_for(run)
+    resource._meta.skip_diff = True  # the preview shows counts, not each row's values
+    size = _limit("IMPORT_BATCH_ROWS")
+    batches = file_batches(run.stored_name, run.file_format, start=run.rows_checked, size=size)
+    for first, batch in batches:
+        result = resource.import_data(batch, dry_run=True, continuing=first > 0)
+        refused = refusals(result, offset=first)
+        with transaction.atomic():
+            current = _locked(run.pk)
+            if current.state != ImportRun.State.CHECKING or current.rows_checked != first:
+                continue  # another worker checked these rows
+            totals = result.totals
+            current.rows_checked = first + len(batch)
+            current.new += totals[RowResult.IMPORT_TYPE_NEW]
+            current.changed += totals[RowResult.IMPORT_TYPE_UPDATE]
+            current.unchanged += totals[RowResult.IMPORT_TYPE_SKIP]
+            current.refused += len(refused)
+            room = SHOWN_REFUSALS - len(current.refusals)
+            current.refusals = current.refusals + _refusal_dicts(refused[: max(room, 0)])
+            current.save()
+    run.refresh_from_db()
+    if run.state != ImportRun.State.CHECKING or run.rows_checked < (run.total_rows or 0):
+        return
+    if run.refused:
+        _end(
+            run,
+            ImportRun.State.REFUSED,
+            "Nothing was imported: correct the refused rows in the file, then upload it again.",
+        )
+    else:
+        ImportRun.objects.filter(pk=run.pk, state=ImportRun.State.CHECKING).update(
+            state=ImportRun.State.CHECKED
+        )
+
+
+def _write(run) -> None:
+    from .models import ImportRun
+    from .resources import advance_sequences, refusals
+
+    resource = _resource_for(run)
+    size = _limit("IMPORT_BATCH_ROWS")
+    batches = file_batches(run.stored_name, run.file_format, start=run.rows_written, size=size)
+    for first, batch in batches:
+        with transaction.atomic():
+            current = _locked(run.pk)
+            if current.state != ImportRun.State.WRITING or current.rows_written != first:
+                continue  # another worker wrote these rows
+            result = resource.write_batch(batch, continuing=first > 0)
+            if result.has_errors() or result.has_validation_errors():
+                transaction.set_rollback(True)
+                refused = refusals(result, offset=first)
+            else:
+                refused = []
+                totals = result.totals
+                current.rows_written = first + len(batch)
+                current.written_new += totals[RowResult.IMPORT_TYPE_NEW]
+                current.written_changed += totals[RowResult.IMPORT_TYPE_UPDATE]
+                current.written_unchanged += totals[RowResult.IMPORT_TYPE_SKIP]
+                current.save()
+        if refused:
+            landed = f"rows 1 to {first:,} are in" if first else "no row is in"
+            _end(
+                run,
+                ImportRun.State.FAILED,
+                f"Row {refused[0].row:,} was refused while importing (the store changed since "
+                f"the preview?): {landed}; nothing from row {first + 1:,} on was written.",
+                refused=len(refused),
+                refusals=_refusal_dicts(refused[:SHOWN_REFUSALS]),
+            )
+            return
+    run.refresh_from_db()
+    if run.state == ImportRun.State.WRITING and run.rows_written >= (run.total_rows or 0):
+        with transaction.atomic():
+            advance_sequences(resource._meta.model)
+            _end(run, ImportRun.State.DONE)
+
+
+def run_progress(run) -> dict:
+    """Rows done of the total in the current step, its rate (rows a second) and the seconds
+    left at that rate (None until known)."""
+    from .models import ImportRun
+
+    writing = run.state in (ImportRun.State.WRITING, ImportRun.State.DONE)
+    done = run.rows_written if writing else run.rows_checked
+    total = run.total_rows
+    rate = left = None
+    if run.step_started_at and done:
+        end = run.finished_at or timezone.now()
+        elapsed = (end - run.step_started_at).total_seconds()
+        if elapsed > 0:
+            rate = done / elapsed
+            if total is not None:
+                left = (total - done) / rate
+    return {"done": done, "total": total, "rate": rate, "left": left, "writing": writing}
+
+
+def run_cancel(run) -> bool:
+    """End a checked run that was not confirmed, removing its file; False if not waiting."""
+    from .models import ImportRun
+
+    ended = ImportRun.objects.filter(pk=run.pk, state=ImportRun.State.CHECKED).update(
+        state=ImportRun.State.FAILED,
+        message="Cancelled: nothing was written.",
+        finished_at=timezone.now(),
+        stored_name="",
+    )
+    if ended:
+        remove_upload(run.stored_name)
+    return bool(ended)
+
+
+def runs_expire(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """Cancel the checked runs nobody confirmed within a day (their files go)."""
+    from .models import ImportRun
+
+    stale = ImportRun.objects.filter(
+        state=ImportRun.State.CHECKED, created_at__lt=timezone.now() - older_than
+    )
+    return sum(run_cancel(run) for run in stale)

@@ -6,6 +6,7 @@ from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -548,6 +549,60 @@ class QualityRun(models.Model):
 
     def __str__(self) -> str:
         return f"Data quality report requested {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class ImportRun(models.Model):
+    """One file imported through the admin, checked then written by the worker (shop/tasks.py).
+
+    The file waits under IMPORT_DIR (never served) until the import ends. The worker checks it
+    (the preview's counts), the admin confirms, the worker writes it IMPORT_BATCH_ROWS rows to a
+    transaction; `rows_written` moves in each batch's transaction, so a worker killed mid-import
+    resumes from the last batch written, and the rows in are always rows 1 to `rows_written`.
+    """
+
+    class State(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        CHECKED = "checked", "Ready to import"
+        REFUSED = "refused", "Rows refused"
+        WRITING = "writing", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Stopped"
+
+    model = models.CharField(max_length=64, help_text="What the file holds, e.g. shop.Order.")
+    file_name = models.CharField(max_length=255, help_text="The upload's own name.")
+    stored_name = models.CharField(
+        max_length=64, blank=True, help_text="The file under IMPORT_DIR; empty once removed."
+    )
+    file_format = models.CharField(max_length=8)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CHECKING)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When the current step (checking, then writing) started, for the rate and time left.
+    step_started_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total_rows = models.IntegerField(null=True, blank=True)
+    rows_checked = models.IntegerField(default=0)
+    rows_written = models.IntegerField(default=0)
+    # The preview: rows by outcome; then what the write did.
+    new = models.IntegerField(default=0)
+    changed = models.IntegerField(default=0)
+    unchanged = models.IntegerField(default=0)
+    refused = models.IntegerField(default=0)
+    written_new = models.IntegerField(default=0)
+    written_changed = models.IntegerField(default=0)
+    written_unchanged = models.IntegerField(default=0)
+    # The first refused rows: [{"row": 12, "errors": {"field": ["message", ...]}}, ...].
+    refusals = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import of {self.file_name} ({self.created_at:%Y-%m-%d %H:%M})"
 
 
 # The dashboard's figures, kept by shop/figures.py in every order write's transaction. They

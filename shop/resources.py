@@ -366,24 +366,27 @@ class ServiceResource(resources.ModelResource):
             return checked
         size = int(settings.IMPORT_BATCH_ROWS)
         results = []
-        skip_diff, self._meta.skip_diff, self.writing = self._meta.skip_diff, True, True
-        try:
-            for start in range(0, len(dataset), size):
-                batch = type(dataset)(*dataset[start : start + size], headers=dataset.headers)
-                with transaction.atomic():
-                    result = self.import_data_inner(
-                        batch, False, raise_errors, True, collect_failed_rows, **kwargs
-                    )
-                    results.append(result)
-                    if result.has_errors() or result.has_validation_errors():
-                        transaction.set_rollback(True)
-                        break
-        finally:
-            self._meta.skip_diff, self.writing = skip_diff, False
+        for start in range(0, len(dataset), size):
+            batch = type(dataset)(*dataset[start : start + size], headers=dataset.headers)
+            with transaction.atomic():
+                result = self.write_batch(batch, raise_errors=raise_errors, **kwargs)
+                results.append(result)
+                if result.has_errors() or result.has_validation_errors():
+                    transaction.set_rollback(True)
+                    break
         merged = _merged(results, total_rows=len(dataset))
         if self.kept_ids and not (merged.has_errors() or merged.has_validation_errors()):
             advance_sequences(self._meta.model)
         return merged
+
+    def write_batch(self, batch, *, raise_errors: bool = False, **kwargs) -> Result:
+        """Write rows already checked, inside the caller's transaction (which the caller rolls
+        back when a row fails): the service validates each row as it saves it."""
+        skip_diff, self._meta.skip_diff, self.writing = self._meta.skip_diff, True, True
+        try:
+            return self.import_data_inner(batch, False, raise_errors, True, False, **kwargs)
+        finally:
+            self._meta.skip_diff, self.writing = skip_diff, False
 
     def do_instance_save(self, instance, is_create):
         data = self.service_data(instance)
@@ -736,7 +739,8 @@ class CategoryResource(ServiceResource):
         import_id_fields = ("handle",)
 
     def before_import(self, dataset, **kwargs):
-        self.fields["parent"].widget.pending = {}
+        if not kwargs.get("continuing"):  # a later batch of the same file may name them
+            self.fields["parent"].widget.pending = {}
 
     def before_import_row(self, row, **kwargs):
         if not (row.get("handle") or "").strip() and (row.get("title") or "").strip():

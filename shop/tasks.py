@@ -1,16 +1,73 @@
-"""The store's slow reads, run by the worker (`manage.py db_worker`, beside the push pump)."""
+"""The store's slow work, run by the worker (`manage.py db_worker`, beside the push pump): the
+data quality report, and the admin's imports."""
 
-from django_tasks import task
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import default_task_backend, task
+from django_tasks.base import DEFAULT_TASK_PRIORITY
 
-from . import services
-from .models import QualityRun
-
+from . import imports, services
+from .models import ImportRun, QualityRun
 
 # Above the push pump's priority: the database backend runs a task enqueued without a time
 # after every task that has one, so the pump's successors would otherwise always go first.
-@task(priority=10)
+# RQ has no priorities and refuses a task that sets one.
+PRIORITY = 10 if default_task_backend.supports_priority else DEFAULT_TASK_PRIORITY
+
+
+@task(priority=PRIORITY)
 def quality_compute(run_id: int) -> None:
     """Count the data quality report for the run asked for (shop/quality.py)."""
     run = QualityRun.objects.filter(pk=run_id, computed_at__isnull=True).first()
     if run is not None:  # None: a newer run replaced it meanwhile
         services.quality_run_compute(run=run)
+
+
+@task(priority=PRIORITY)
+def import_advance(run_id: int) -> None:
+    """Check or write an admin's import (shop/imports.py), from where it stands.
+
+    Before anything else it enqueues its successor, so that when the worker is killed
+    mid-import the next worker to start carries the run on from its last batch written. (The
+    successor finds the run ended and returns when nothing went wrong.)"""
+    imports.runs_expire()
+    run = ImportRun.objects.filter(
+        pk=run_id, state__in=[ImportRun.State.CHECKING, ImportRun.State.WRITING]
+    ).first()
+    if run is None:
+        return
+    import_advance.enqueue(run_id)
+    imports.run_advance(run)
+
+
+def import_start(*, upload, model: str, file_name: str, file_format: str, user) -> ImportRun:
+    """Keep an upload under IMPORT_DIR and have the worker check it (the preview)."""
+    imports.runs_expire()
+    stored = imports.store_upload(upload, file_format)
+    try:
+        with transaction.atomic():
+            run = ImportRun.objects.create(
+                model=model,
+                file_name=file_name[:255],
+                stored_name=stored,
+                file_format=file_format,
+                created_by=user,
+            )
+            import_advance.enqueue(run.pk)
+    except BaseException:
+        imports.remove_upload(stored)
+        raise
+    return run
+
+
+def import_confirm(*, run: ImportRun) -> bool:
+    """Have the worker write a checked run; False (and nothing done) unless it was waiting
+    for this confirmation, so confirming twice writes once."""
+    now = timezone.now()
+    with transaction.atomic():
+        confirmed = ImportRun.objects.filter(pk=run.pk, state=ImportRun.State.CHECKED).update(
+            state=ImportRun.State.WRITING, confirmed_at=now, step_started_at=now
+        )
+        if confirmed:
+            import_advance.enqueue(run.pk)
+    return bool(confirmed)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "import_export",
     "django_countries",
     "config",
+    "core",
     "shop",
     "shop.api.apps.ApiConfig",
     "feeds",
@@ -118,8 +120,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Caches shared by every worker process (rate limits, feed counters): the database by
-# default, Redis when REDIS_URL is set.
+# Django's cache, shared by every worker process: the database by default, Redis when
+# REDIS_URL is set. (Rate limits keep their own counters: RATELIMIT_REDIS_URL below.)
 if env.str("REDIS_URL", default=""):
     CACHES = {
         "default": env.cache_url("REDIS_URL", backend="django.core.cache.backends.redis.RedisCache")
@@ -132,8 +134,18 @@ else:
         }
     }
 
+# Rate limits (core.ratelimit) count each hit atomically: on Redis when this is set (by
+# default REDIS_URL), else in the database (the core_ratelimitcount table, whose rows of ended
+# windows are pruned on every RATELIMIT_PRUNE_EVERY-th new row).
+RATELIMIT_REDIS_URL = env.str("RATELIMIT_REDIS_URL", default=env.str("REDIS_URL", default=""))
+RATELIMIT_PRUNE_EVERY = env.int("RATELIMIT_PRUNE_EVERY", default=100)
+
 # A REST API read whose statements run longer than this is stopped and answered 503.
 API_QUERY_TIMEOUT_SECONDS = env.float("API_QUERY_TIMEOUT_SECONDS", default=10)
+# On PostgreSQL an incremental sync stops this long before the start of the oldest write
+# transaction still running (shop.api.selectors.sync_horizon): it covers the app servers'
+# clocks against the database's and a stamp taken just before its transaction's first statement.
+API_SYNC_CLOCK_MARGIN_SECONDS = env.float("API_SYNC_CLOCK_MARGIN_SECONDS", default=1.0)
 
 # The upload limit: larger bodies are refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
@@ -184,9 +196,10 @@ SPECTACULAR_SETTINGS = {
 # only that far. 0 (the default) means REMOTE_ADDR is the client.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
-ADMIN_LOGIN_FAILURES_PER_USER = 5
-ADMIN_LOGIN_FAILURES_PER_ADDRESS = 20
-ADMIN_LOGIN_WINDOW_SECONDS = 300
+# Wrong passwords the admin's login checks per username and per client address in a window.
+ADMIN_LOGIN_FAILURES_PER_USER = env.int("ADMIN_LOGIN_FAILURES_PER_USER", default=5)
+ADMIN_LOGIN_FAILURES_PER_ADDRESS = env.int("ADMIN_LOGIN_FAILURES_PER_ADDRESS", default=20)
+ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,
@@ -211,12 +224,17 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 # Limits on an imported file (store admin): its size, what an XLSX unpacks to, its rows and
 # the length of one cell. A larger file is refused before it is parsed.
-IMPORT_MAX_BYTES = 10_000_000
-IMPORT_MAX_UNPACKED_BYTES = 100_000_000
-IMPORT_MAX_ROWS = 50_000
+# The worker checks and writes it in the background, so a file may hold a store's history: a
+# million orders (an exported order is 150-400 bytes).
+IMPORT_MAX_BYTES = 1_000_000_000
+IMPORT_MAX_UNPACKED_BYTES = 2_000_000_000
+IMPORT_MAX_ROWS = 1_000_000
 IMPORT_MAX_CELL_CHARS = 32_767
 # An import writes its rows this many to a transaction, once every row has passed its checks.
-IMPORT_BATCH_ROWS = 500
+IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=500)
+# Where an uploaded file waits for the worker until its import ends: private, never served
+# (not under MEDIA_ROOT or STATIC_ROOT); shared by the web and worker processes.
+IMPORT_DIR = Path(env.str("IMPORT_DIR", default=str(BASE_DIR / "var" / "imports")))
 
 # The converted.in feed: wrong tokens a client address may send per minute before 429; the
 # request log's limits (the database prunes it by these on every PRUNE_EVERY-th row); how
@@ -245,12 +263,25 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Pushing every change to converted.in (push/): the outbox is delivered by a worker on Django's
-# Tasks API. The database backend needs nothing else (`manage.py db_worker`); a large
-# deployment switches by settings alone, e.g. to RQ on Redis (django-tasks-rq):
-#   TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
-# with RQ_QUEUES = {"default": {"URL": REDIS_URL}}, workers run by `manage.py rqworker`.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Pushing every change to converted.in (push/): the outbox is delivered by workers on Django's
+# Tasks API, which start the push themselves (README, "Workers"). The tasks wait in the
+# database (`manage.py db_worker`), or with TASKS_BACKEND=rq in Redis at TASKS_REDIS_URL
+# (default REDIS_URL) for `manage.py rqworker --with-scheduler default` (django-tasks-rq).
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")
+if TASKS_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    _tasks_redis_url = env.str("TASKS_REDIS_URL", default=env.str("REDIS_URL", default=""))
+    if not _tasks_redis_url:
+        raise ImproperlyConfigured("TASKS_BACKEND=rq needs TASKS_REDIS_URL or REDIS_URL.")
+    # RQ stops a job after DEFAULT_TIMEOUT seconds: the quality count may take long.
+    RQ_QUEUES = {"default": {"URL": _tasks_redis_url, "DEFAULT_TIMEOUT": 3600}}
+    # Workers run jobs as Tasks through django-tasks-rq's job class (no --job-class needed).
+    RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
+elif TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+else:
+    raise ImproperlyConfigured(f"TASKS_BACKEND is 'database' or 'rq', not {TASKS_BACKEND!r}.")
 # Where pushes go: {CONVERTEDIN_WEBHOOK_URL}{topic}. Local settings point it at the app's own
 # stand-in (push/receiver.py, on only where PUSH_LOCAL_RECEIVER is) instead of converted.in.
 CONVERTEDIN_DEFAULT_WEBHOOK_URL = "https://app.converted.in/api/webhooks/api/"
@@ -277,6 +308,9 @@ PUSH_CLAIM_SECONDS = env.float("PUSH_CLAIM_SECONDS", default=60)
 PUSH_PUMP_SECONDS = env.float("PUSH_PUMP_SECONDS", default=30)
 PUSH_POLL_SECONDS = env.float("PUSH_POLL_SECONDS", default=0.2)
 PUSH_KEEP_DAYS = env.int("PUSH_KEEP_DAYS", default=7)
+# Changes due this long with none delivered meanwhile: /healthz and the connection page say
+# that no worker is delivering.
+PUSH_STALL_SECONDS = env.float("PUSH_STALL_SECONDS", default=180)
 # The data quality report is counted by the worker: a run asked for longer ago than this and
 # not computed yet is taken as lost (its worker stopped), and the page offers a new one.
 QUALITY_RUN_SECONDS = env.int("QUALITY_RUN_SECONDS", default=3600)

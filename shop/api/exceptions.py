@@ -12,7 +12,7 @@ import logging
 
 from django.core import exceptions as django_exceptions
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
@@ -101,6 +101,14 @@ def error_body(status_code: int, code: str, message: str, errors=None) -> dict:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is busy past its timeout or out of reach: retry shortly, not a 500.
+        logger.warning("database unavailable in %s: %s", context.get("view"), type(exc).__name__)
+        return Response(
+            error_body(503, "unavailable", "The database is busy or out of reach: retry shortly."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
     exc = _from_django(exc)
     response = exception_handler(exc, context)
     if response is None:

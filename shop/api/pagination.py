@@ -10,6 +10,8 @@
 Cursor pages are sorted by id; when the first request has `updated_after`, by updated_at
 then id, so an incremental sync neither skips nor repeats a record when many share one
 updated_at. The cursor carries its order, so `ordering` and `page` do not apply to it.
+Such a page never lists a record a write transaction still running could commit behind
+(selectors.sync_horizon), so a cursor never passes a record that has yet to commit.
 """
 
 import datetime as dt
@@ -27,6 +29,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from config.digits import is_ascii_digits
 
 from .filters import MAX_ID
+from .selectors import sync_horizon
 
 # ASCII digits only, as the converted.in feed reads them: int() alone would also read
 # "1_0", " 10" and digits of other scripts ("١٠").
@@ -179,8 +182,15 @@ class PageNumberPagination(BasePagination):
                 raise ValidationError({self.cursor_query_param: [message]}) from None
         else:
             cursor = Cursor(by_update=request.query_params.get("updated_after", "") != "")
+        rows_after = cursor.rows_after(queryset)
+        if cursor.by_update:
+            # Records stamped from the start of a write transaction still running wait until
+            # it ends: it may yet commit records stamped before them (sync_horizon).
+            horizon = sync_horizon()
+            if horizon is not None:
+                rows_after = rows_after.filter(updated_at__lt=horizon)
         # One row more than the page tells whether another page follows.
-        page = cursor.rows_after(queryset)[: self.per_page + 1]
+        page = rows_after[: self.per_page + 1]
         rows = list(_page_records(view, page))
         self.has_next = len(rows) > self.per_page
         rows = rows[: self.per_page]
@@ -339,8 +349,10 @@ class PageNumberPagination(BasePagination):
                     "follow `links.next` until it is null. Sorted by id; when the first request "
                     "has `updated_after`, by updated_at then id, and deleted records are "
                     "listed too (with their `deleted_at`) unless `is_deleted=false`. Keep "
-                    "`meta.next_cursor` to resume later with what changed since. No total is "
-                    "counted; `page` and `ordering` do not apply."
+                    "`meta.next_cursor` to resume later with what changed since: a page stops "
+                    "before records a write still in progress could commit behind, and they "
+                    "come on a later sync. No total is counted; `page` and `ordering` do not "
+                    "apply."
                 ),
                 "schema": {"type": "string", "pattern": CURSOR_PATTERN},
             },

@@ -301,3 +301,18 @@ def test_an_api_key_that_cannot_be_read_is_a_wrong_key(store, header, caplog):
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
     assert response.json() == WRONG_KEY
     assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+
+
+def test_a_database_busy_past_its_timeout_is_a_json_503_to_retry(api, monkeypatch):
+    from django.db import OperationalError
+
+    from shop.api import selectors
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(selectors, "orders_for_api", locked)
+    response = api.get("/api/v1/orders")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["code"] == "unavailable"

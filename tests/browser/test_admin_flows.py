@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 from feeds.models import FeedToken
 from feeds.tokens import feed_token_create
 from shop.demo import seed
-from shop.models import Customer, Order
+from shop.models import Customer, ImportRun, Order
+from shop.tasks import import_advance
 from tests.factories import ProductFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -123,14 +124,19 @@ def test_admin_imports_a_csv_with_one_bad_row_and_sees_the_error(logged_in, live
     page.set_input_files("#id_import_file", str(csv))
     page.select_option("#id_format", label="csv")
     page.click("input[type=submit]")
+    # The import's page; the worker checks the file (its task, run here), then the preview.
+    expect(page.locator(".shop-import-state")).to_contain_text("Checking")
+    import_advance.call(ImportRun.objects.get().pk)
+    page.reload()
 
-    errors = page.locator(".import-preview .errors")
-    expect(errors).to_have_count(1)
-    expect(errors.first).to_contain_text("Enter a valid email address.")
-    bad_row = page.locator(".import-preview tbody tr")
+    counts = page.locator(".shop-import-counts tbody")
+    expect(counts.locator(".new")).to_have_text("2")
+    expect(counts.locator(".refused")).to_have_text("1")
+    bad_row = page.locator(".shop-import-refusals tbody tr")
     expect(bad_row).to_have_count(1)
-    expect(bad_row.locator("td").first).to_have_text("2")
-    expect(bad_row).to_contain_text("not-an-email")
+    expect(bad_row.locator("td").nth(0)).to_have_text("2")
+    expect(bad_row.locator("td").nth(1)).to_have_text("email")
+    expect(bad_row.locator("td").nth(2)).to_contain_text("Enter a valid email address.")
     expect(page.locator("input[value='Confirm import']")).to_have_count(0)
     assert Customer.objects.count() == 0
 

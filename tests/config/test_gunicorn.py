@@ -30,6 +30,10 @@ def server(tmp_path):
         "WEB_CONCURRENCY": "1",
         "GUNICORN_TIMEOUT": "30",
     }
+    # The health check reads the push outbox: the database needs its tables.
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120
+    )
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
         [str(gunicorn), "-c", "config/gunicorn.py", "config.wsgi"],

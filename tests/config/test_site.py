@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from config import ratelimit
+from core import ratelimit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_healthz_answers_200_when_the_database_answers(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "up"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "up",
+        "push": {"stalled": False, "stalled_since": None},
+    }
 
 
 def test_healthz_answers_503_when_the_database_does_not(client, db, monkeypatch):
@@ -87,6 +91,46 @@ def test_admin_login_still_works_before_the_limit(client, django_user_model):
     url = reverse("admin:login")
     client.post(url, {"username": "boss", "password": "wrong"})
     response = client.post(url, {"username": "boss", "password": "right-password-123"})
+    assert response.status_code == 302
+
+
+def test_a_refused_login_attempt_does_not_check_the_password(client, django_user_model, settings):
+    settings.ADMIN_LOGIN_FAILURES_PER_USER = 2
+    django_user_model.objects.create_superuser("boss", "", "right-password-123")
+    url = reverse("admin:login")
+    for _ in range(2):
+        client.post(url, {"username": "boss", "password": "wrong"})
+    response = client.post(url, {"username": "boss", "password": "right-password-123"})
+    assert response.status_code == 429
+    assert response.content == b"Too many failed login attempts. Try again in a few minutes."
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_successful_login_gives_its_count_back(client, django_user_model, settings):
+    settings.ADMIN_LOGIN_FAILURES_PER_USER = 3
+    django_user_model.objects.create_superuser("boss", "", "right-password-123")
+    url = reverse("admin:login")
+    for _ in range(2):
+        assert client.post(url, {"username": "boss", "password": "wrong"}).status_code == 200
+    right = client.post(url, {"username": "boss", "password": "right-password-123"})
+    assert right.status_code == 302
+    client.logout()
+    assert client.post(url, {"username": "boss", "password": "wrong"}).status_code == 200
+    assert client.post(url, {"username": "boss", "password": "wrong"}).status_code == 429
+
+
+def test_login_posts_refused_before_the_password_is_checked_do_not_count(
+    django_user_model, settings
+):
+    from django.test import Client
+
+    settings.ADMIN_LOGIN_FAILURES_PER_USER = 2
+    django_user_model.objects.create_superuser("boss", "", "right-password-123")
+    url = reverse("admin:login")
+    no_csrf = Client(enforce_csrf_checks=True)
+    for _ in range(5):
+        assert no_csrf.post(url, {"username": "boss", "password": "wrong"}).status_code == 403
+    response = Client().post(url, {"username": "boss", "password": "right-password-123"})
     assert response.status_code == 302
 
 

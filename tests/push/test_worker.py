@@ -16,7 +16,6 @@ from werkzeug import Response
 from feeds.builders import record_item
 from feeds.tokens import feed_token_create
 from push.models import PushEvent
-from push.tasks import pump
 from push.tokens import push_token_store
 from shop import services
 from tests.factories import StoreFactory
@@ -91,7 +90,6 @@ def test_a_worker_killed_mid_delivery_loses_nothing(httpserver, connected):
 
     httpserver.expect_request("/api/webhooks/api/customers/create").respond_with_handler(slow)
     customer = services.customer_create(email="a@example.com", first_name="A", last_name="B")
-    pump.enqueue()
     first = _worker(connected)
     try:
         assert arrived.wait(30)
@@ -135,8 +133,6 @@ def test_two_workers_never_send_the_same_record_at_once(httpserver, connected):
     ]
     for customer in customers[::3]:
         services.customer_update(customer=customer, first_name="Again")
-    pump.enqueue()
-    pump.enqueue()
     workers = [_worker(connected), _worker(connected)]
     try:
         _wait(lambda: not PushEvent.objects.exclude(status="delivered").exists(), 60)

@@ -30,7 +30,6 @@ pytestmark = pytest.mark.skipif(
 
 SETUP = """
 from feeds.tokens import feed_token_create
-from push.tasks import pump
 from push.tokens import push_token_store
 from shop import services
 from shop.models import Store
@@ -40,7 +39,6 @@ store.base_url = "https://cake-store.example.com/"
 store.save()
 push_token_store(token_row=feed_token_create(name="c", token={token!r}), token={token!r})
 customer = services.customer_create(email="a@example.com", first_name="A", last_name="B")
-pump.enqueue()
 print(customer.pk)
 """
 UPDATE = """

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from feeds.tokens import feed_token_create
 from shop.api.services import api_key_create
-from shop.models import Customer, Product
+from shop.models import Customer, ImportRun, Product
 from tests.factories import CategoryFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +52,9 @@ def _urls(records) -> list[tuple[str, str]]:
     for model, model_admin in MODELS:
         info = model._meta.app_label, model._meta.model_name
         record = records.get(model._meta.model_name)
-        urls.append((reverse("admin:{}_{}_changelist".format(*info)), "changelist"))
+        # The list of imports is an import page: for who may import.
+        kind = "import" if model is ImportRun else "changelist"
+        urls.append((reverse("admin:{}_{}_changelist".format(*info)), kind))
         if record is not None:
             urls.append((reverse("admin:{}_{}_history".format(*info), args=[record.pk]), "history"))
         if hasattr(model_admin, "has_import_permission"):

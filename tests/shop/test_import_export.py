@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
-from shop.models import Customer, Order, Product
+from shop.models import Customer, ImportRun, Order, Product
 from shop.resources import (
     CustomerResource,
     OrderResource,
@@ -22,6 +22,7 @@ from shop.resources import (
     parse_line_items,
 )
 from tests.factories import CategoryFactory, CustomerFactory, OrderFactory, ProductFactory
+from tests.shop.conftest import admin_import, work
 
 pytestmark = pytest.mark.django_db
 
@@ -255,39 +256,25 @@ def _upload(name: str, content: bytes):
 
 
 def test_admin_import_previews_then_writes_on_confirm(admin_client, store):
-    url = reverse("admin:shop_customer_import")
-
-    preview = admin_client.post(
-        url,
-        {
-            "resource": "0",
-            "format": "0",
-            "import_file": _upload("c.csv", CUSTOMERS.strip().encode()),
-        },
+    run, html = admin_import(
+        admin_client, "customer", _upload("c.csv", CUSTOMERS.strip().encode()), confirm=False
     )
 
-    assert preview.status_code == 200
+    assert run.state == ImportRun.State.CHECKED
+    assert '<td class="new">2</td>' in html
     assert Customer.objects.count() == 0
-    assert "nour@example.com" in preview.content.decode()
-    confirm = preview.context["confirm_form"]
-    response = admin_client.post(
-        reverse("admin:shop_customer_process_import"), confirm.initial, follow=True
-    )
-    assert response.status_code == 200
+    run, html = admin_import(admin_client, "customer", _upload("c.csv", CUSTOMERS.strip().encode()))
+    assert run.state == ImportRun.State.DONE
     assert Customer.objects.count() == 2
 
 
 def test_admin_import_shows_the_bad_row_and_offers_no_confirm(admin_client, store):
     data = b"email,first_name,last_name\nok@example.com,A,B\nbroken,C,D\n"
 
-    response = admin_client.post(
-        reverse("admin:shop_customer_import"),
-        {"resource": "0", "format": "0", "import_file": _upload("c.csv", data)},
-    )
+    run, html = admin_import(admin_client, "customer", _upload("c.csv", data))
 
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert "confirm_form" not in response.context or response.context["confirm_form"] is None
+    assert run.state == ImportRun.State.REFUSED
+    assert "shop-import-confirm" not in html
     assert "Enter a valid email address." in html
     assert Customer.objects.count() == 0
 
@@ -300,14 +287,10 @@ def test_admin_import_reads_xlsx_orders(admin_client, catalogue):
     buffer = io.BytesIO()
     book.save(buffer)
 
-    preview = admin_client.post(
-        reverse("admin:shop_order_import"),
-        {"resource": "0", "format": "1", "import_file": _upload("o.xlsx", buffer.getvalue())},
+    run, _ = admin_import(
+        admin_client, "order", _upload("o.xlsx", buffer.getvalue()), file_format="1"
     )
-    assert preview.context["result"].has_validation_errors() is False
-    admin_client.post(
-        reverse("admin:shop_order_process_import"), preview.context["confirm_form"].initial
-    )
+    assert run.state == ImportRun.State.DONE
 
     order = Order.objects.get()
     assert order.total_price == Decimal("70.00")
@@ -315,25 +298,20 @@ def test_admin_import_reads_xlsx_orders(admin_client, catalogue):
     assert order.ordered_at == datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 
 
-def test_a_row_that_fails_at_confirmation_rolls_back_every_row(admin_client, catalogue):
+def test_a_row_that_fails_at_confirmation_rolls_back_its_batch(admin_client, catalogue):
     data = b"customer_email,line_items\nnour@example.com,tee x 1\nnour@example.com,mug x 1\n"
-    preview = admin_client.post(
-        reverse("admin:shop_order_import"),
-        {"resource": "0", "format": "0", "import_file": _upload("o.csv", data)},
-    )
-    assert preview.context["confirm_form"] is not None
+    run, _ = admin_import(admin_client, "order", _upload("o.csv", data), confirm=False)
+    assert run.state == ImportRun.State.CHECKED
     # Between the preview and the confirmation the second row's product is deleted.
     catalogue["mug"].deleted_at = datetime.now(UTC)
     catalogue["mug"].save()
 
-    response = admin_client.post(
-        reverse("admin:shop_order_process_import"),
-        preview.context["confirm_form"].initial,
-        follow=True,
-    )
+    admin_client.post(reverse("admin:shop_importrun_confirm", args=[run.pk]))
+    run = work(run)
 
     assert Order.objects.count() == 0
-    assert "Nothing was imported: 1 row failed." in response.content.decode()
+    assert run.state == ImportRun.State.FAILED
+    assert "no row is in; nothing from row 1 on was written" in run.message
 
 
 def _export(admin_client, model, fmt, fields):

@@ -1,13 +1,15 @@
-"""Enqueue the push worker's pump unless one is waiting: run once before the workers."""
+"""Kept for old deploy scripts: workers start the push pump themselves (push/tasks.py)."""
 
 from django.core.management.base import BaseCommand
 
-from push.tasks import pump_start
+from push.tasks import pump_ensure
 
 
 class Command(BaseCommand):
-    help = "Start delivering pushes to converted.in (enqueue the pump task if none waits)."
+    help = "Nothing to do before the workers: enqueue the push pump only if no chain runs."
 
     def handle(self, *args, **options):
-        pump_start()
-        self.stdout.write("Push pump enqueued.")
+        if pump_ensure():
+            self.stdout.write("Push pump enqueued.")
+        else:
+            self.stdout.write("A push pump is running already.")

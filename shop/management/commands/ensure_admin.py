@@ -17,7 +17,7 @@ class Command(BaseCommand):
         if User.objects.filter(is_superuser=True).exists():
             self.stdout.write(
                 "An admin user already exists "
-                "(forgot the password? python manage.py changepassword admin)."
+                '(forgot the password? make manage ARGS="changepassword admin")'
             )
             return
         password = secrets.token_urlsafe(12)
