@@ -201,10 +201,10 @@ def test_a_bulk_request_costs_the_same_queries_for_10_and_100_orders(api, count)
     assert [r["status"] for r in response.json()["results"]] == ["created"] * count
 
 
-# The key, the rate limit (7, in the database cache), the customers and products named, a
-# savepoint, the store, the references, the check constraints of orders and of line items,
-# the orders, the line items, three figure upserts and the outbox.
-NUM_QUERIES = {"sqlite": 21, "postgresql": 21}
+# The key, the rate limit's count, the customers and products named, a savepoint and its
+# release, the store, the references, the check constraints of orders and of line items, the
+# orders, the line items, three figure upserts and the outbox.
+NUM_QUERIES = {"sqlite": 16, "postgresql": 16}
 
 
 @pytest.mark.parametrize("resource", ["products", "orders"])
