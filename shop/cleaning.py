@@ -8,12 +8,15 @@ Django's (a constraint naming an excluded field is skipped, as Model.validate_co
 does).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldError, ValidationError
 from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models import BooleanField, CheckConstraint, Q, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
 from django.db.models.sql.constants import SINGLE
@@ -22,6 +25,10 @@ from django.db.models.sql.constants import SINGLE
 def full_clean(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:
     """Model.full_clean(exclude=...), its constraints checked by validate_constraints()."""
     excluded = set(exclude)
+    queued = _deferred.get()
+    if queued is not None:
+        _full_clean_deferred(instance, excluded, queued)
+        return
     errors: dict = {}
     try:
         instance.full_clean(exclude=excluded, validate_constraints=False)
@@ -109,3 +116,130 @@ def _failing_one_by_one(model_class, instance, checks, excluded, using) -> list[
         except ValidationError:
             failing.append(constraint)
     return failing
+
+
+# Batches ---------------------------------------------------------------------------------
+# A batch write (shop/bulk.py) runs the services' own prepare functions, so the rules keep one
+# owner, inside `deferred()`: there full_clean() checks each record's fields in Python and
+# queues its check constraints, which `failing_checks_of_batch()` then checks for the whole
+# batch in one query per model. Related records are the ones the batch fetched (no query each)
+# and unique values are the batch's natural keys, matched by the batch itself.
+
+_deferred: ContextVar[dict[int, tuple[models.Model, set[str]]] | None] = ContextVar(
+    "deferred_checks", default=None
+)
+
+
+@contextmanager
+def deferred() -> Iterator[dict[int, tuple[models.Model, set[str]]]]:
+    """Queue the check constraints full_clean() would query, instead of querying them."""
+    queued: dict[int, tuple[models.Model, set[str]]] = {}
+    token = _deferred.set(queued)
+    try:
+        yield queued
+    finally:
+        _deferred.reset(token)
+
+
+def _full_clean_deferred(instance, excluded: set[str], queued) -> None:
+    # A relation the batch fetched is known to exist (ForeignKey.validate would query it).
+    fetched = {
+        field.name
+        for field in instance._meta.concrete_fields
+        if field.is_relation and field.is_cached(instance)
+    }
+    errors: dict = {}
+    try:
+        instance.full_clean(
+            exclude=excluded | fetched, validate_unique=False, validate_constraints=False
+        )
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    excluded = excluded | {name for name in errors if name != NON_FIELD_ERRORS}
+    # Queued once per record: what any of its calls checks (a later call may check fields an
+    # earlier one left out, as an order's totals).
+    _, before = queued.get(id(instance), (instance, None))
+    queued[id(instance)] = (instance, excluded if before is None else before & excluded)
+    if errors:
+        raise ValidationError(errors)
+
+
+def failing_checks_of_batch(
+    queued: Iterable[tuple[models.Model, set[str]]], *, max_params: int = 20_000
+) -> dict[int, list[CheckConstraint]]:
+    """The check constraints each queued instance breaks, by id(instance).
+
+    Per model, one query: the records' values as a table named like the model's own (a WITH
+    of VALUES shadows it), and each check constraint's condition compiled by Django against
+    that table, one boolean column each (split only past `max_params` parameters). A
+    constraint naming a field excluded for a record is not checked for it, as in Django.
+    """
+    by_model: dict[Any, list[Any]] = {}
+    for instance, excluded in queued:
+        by_model.setdefault(type(instance), []).append((instance, excluded))
+    failing: dict[int, list[CheckConstraint]] = {}
+    for model_class, entries in by_model.items():
+        checks = [c for c in model_class._meta.constraints if isinstance(c, CheckConstraint)]
+        if not checks:
+            continue
+        using = router.db_for_write(model_class)
+        connection = connections[using]
+        select, select_params = _checks_select(model_class, checks, using)
+        fields = list(model_class._meta.concrete_fields)
+        qn = connection.ops.quote_name
+        table = qn(model_class._meta.db_table)
+        columns = ", ".join([qn("_row"), *(qn(f.column) for f in fields)])
+        row_sql = (
+            "(%s, " + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields) + ")"
+        )
+        names = [_referenced(c) for c in checks]
+        per_row = len(fields) + 1
+        size = max(1, max_params // per_row)
+        for start in range(0, len(entries), size):
+            chunk = entries[start : start + size]
+            params: list = []
+            for index, (instance, _) in enumerate(chunk):
+                params.append(index)
+                params += [
+                    f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields
+                ]
+            sql = (
+                f"WITH {table} ({columns}) AS (VALUES {', '.join([row_sql] * len(chunk))}) {select}"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [*params, *select_params])
+                for row in cursor.fetchall():
+                    instance, excluded = chunk[row[0]]
+                    bad = [
+                        check
+                        for check, ok, named in zip(checks, row[1:], names, strict=True)
+                        if not ok and not (named & excluded)
+                    ]
+                    if bad:
+                        failing[id(instance)] = bad
+    return failing
+
+
+def _referenced(constraint: CheckConstraint) -> set[str]:
+    return set(Q(constraint.condition).referenced_base_fields)
+
+
+def _checks_select(model_class, checks: list[CheckConstraint], using: str) -> tuple[str, tuple]:
+    """SELECT "_row", <each condition> FROM <the model's table>, as Django compiles it."""
+    connection = connections[using]
+    row = RawSQL(
+        f"{connection.ops.quote_name(model_class._meta.db_table)}.{connection.ops.quote_name('_row')}",
+        (),
+    )
+    annotations = {"_row_": row} | {
+        f"_check_{i}": Coalesce(Q(c.condition), True, output_field=BooleanField())
+        for i, c in enumerate(checks)
+    }
+    queryset = (
+        model_class._base_manager.using(using)
+        .annotate(**annotations)
+        .order_by()
+        .values_list(*annotations)
+    )
+    sql, params = queryset.query.get_compiler(using=using).as_sql()
+    return sql, tuple(params)

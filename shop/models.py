@@ -1,5 +1,8 @@
 """The store's domain: its settings, customers, orders with line items, products, categories."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
@@ -128,9 +131,26 @@ class Store(models.Model):
 
     @classmethod
     def load(cls) -> "Store":
-        """Return the store's row, creating it with defaults on first use."""
+        """Return the store's row, creating it with defaults on first use (or the row
+        `Store.kept()` holds)."""
+        kept = _kept_store.get()
+        if kept is not None:
+            return kept
         store, _ = cls.objects.get_or_create(pk=1)
         return store
+
+    @classmethod
+    @contextmanager
+    def kept(cls) -> Iterator["Store"]:
+        """Read the store's row once for the block: a batch's defaults read it per record."""
+        token = _kept_store.set(cls.load())
+        try:
+            yield _kept_store.get()  # type: ignore[misc]
+        finally:
+            _kept_store.reset(token)
+
+
+_kept_store: ContextVar[Store | None] = ContextVar("kept_store", default=None)
 
 
 def store_currency() -> str:

@@ -188,6 +188,7 @@ SPECTACULAR_SETTINGS = {
         "shop.api.schema.answers_list_nullable_fields_as_optional",
         "shop.api.schema.forbid_unknown_request_fields",
         "shop.api.schema.document_query_conventions",
+        "shop.api.schema.document_idempotency_keys",
     ],
 }
 

@@ -143,6 +143,20 @@ def not_found(request, *args, **kwargs):
     )
 
 
+class BulkResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The record's place in `records`, from 0.")
+    status = serializers.ChoiceField(choices=["created", "updated", "error"])
+    id = serializers.IntegerField(
+        allow_null=True, help_text="The record's id: new, or the one its natural key named."
+    )
+    errors = serializers.DictField(  # type: ignore[assignment]
+        help_text=(
+            "For an error: the record's fields at fault, as the single POST names them "
+            "(nested for line items). Empty otherwise."
+        )
+    )
+
+
 class ErrorSerializer(serializers.Serializer):
     """The body of every error answer."""
 
@@ -157,4 +171,12 @@ class ErrorSerializer(serializers.Serializer):
             "For 400 and 409: each field or query parameter at fault, with its problems "
             "(nested for line items). Empty otherwise."
         )
+    )
+    results = BulkResultSerializer(
+        many=True,
+        required=False,
+        help_text=(
+            "For a bulk request with error_policy all_or_nothing whose records were refused: "
+            "one result per record, in order. Absent otherwise."
+        ),
     )

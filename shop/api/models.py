@@ -89,3 +89,33 @@ class ApiKey(Credential):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class IdempotentRequest(models.Model):
+    """A write sent with an Idempotency-Key: claimed before it runs, then its answer, kept
+    24 hours so a retry with the same key gets the same answer (shop/api/idempotency.py).
+
+    The answer may hold personal data: rows are pruned after 24 hours and erased on demand.
+    """
+
+    # Who sent it: "key:<API key id>" or "user:<staff user id>"; keys are theirs alone.
+    principal = models.CharField(max_length=32)
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Empty while the request runs.
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "idempotent request"
+        indexes = [models.Index(fields=["created_at"], name="idempotent_created")]
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "key"], name="idempotent_principal_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.key}"

@@ -74,3 +74,51 @@ def name_titled_objects(result, generator, request, public):
         components[name] = hoist(component, top=True)
     result["components"]["schemas"] = dict(sorted(components.items()))
     return result
+
+
+def document_idempotency_keys(result, generator, request, public):
+    """Declare the Idempotency-Key header (shop/api/idempotency.py) on every write."""
+    from .idempotency import HEADER, PATTERN, REPLAYED_HEADER, WRITE_METHODS
+
+    header = {
+        "in": "header",
+        "name": HEADER,
+        "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": PATTERN},
+        "description": (
+            "Makes a retry safe: the first answer is kept 24 hours per key and API key (or "
+            "staff user). The same key with the same method, path and body replays it, with "
+            f"`{REPLAYED_HEADER}: true`; with another request it is a 422; while the first "
+            "still runs, a 409. E.g. a UUID."
+        ),
+    }
+    replayed = {
+        REPLAYED_HEADER: {
+            "schema": {"type": "string", "enum": ["true"]},
+            "description": "Sent when the answer is the stored one of an earlier request.",
+        }
+    }
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method.upper() not in WRITE_METHODS:
+                continue
+            operation.setdefault("parameters", []).append(header)
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(
+                "422",
+                {
+                    "description": (
+                        f"The {HEADER} was sent with another request in the last 24 hours."
+                    ),
+                    "content": error,
+                },
+            )
+            if "409" in responses:
+                responses["409"]["description"] += (
+                    f" Or a request with the same {HEADER} is still running."
+                )
+            for code, response in responses.items():
+                if code.startswith("2"):
+                    response.setdefault("headers", {}).update(replayed)
+    return result

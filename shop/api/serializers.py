@@ -45,7 +45,15 @@ class LiveRecordField(serializers.PrimaryKeyRelatedField):
         # DRF parses with pk_field but skips its validators (the bounds).
         if self.pk_field is not None:
             self.pk_field.run_validation(data)
-        return super().to_internal_value(data)
+        fetched = self.context.get("fetched")
+        if fetched is None:
+            return super().to_internal_value(data)
+        # A bulk request fetched the live records its records name, in one query a model.
+        pk = self.pk_field.to_internal_value(data) if self.pk_field is not None else data
+        record = fetched.get(self.queryset.model, {}).get(pk)
+        if record is None:
+            self.fail("does_not_exist", pk_value=pk)
+        return record
 
     def get_queryset(self):
         return super().get_queryset().alive()

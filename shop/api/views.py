@@ -7,8 +7,10 @@ delete) and restore. The services write; every answer renders the record as it t
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig as DjangoRequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -25,12 +27,14 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from shop import services
+from shop import bulk, services
+from shop.models import Category, Customer, Product
 
-from . import selectors
+from . import idempotency, selectors
 from .authentication import ApiKeyAuthentication
+from .bulk import BulkMixin, bulk_schema, line_item_products, named
 from .deadline import query_deadline
-from .exceptions import ErrorSerializer, api_exception_handler
+from .exceptions import ErrorSerializer, RequestTooLarge, api_exception_handler
 from .filters import (
     MAX_ID,
     CategoryFilterSet,
@@ -213,6 +217,67 @@ class RecordViewSet(viewsets.ModelViewSet):
             raise ValidationError(
                 {name: [f"Unknown query parameter. This route takes: {known}."] for name in unknown}
             )
+        self.claim_idempotency_key(request)
+
+    # Idempotency-Key (shop/api/idempotency.py): claimed once the request is authenticated,
+    # allowed and well-formed; the write and its stored answer share one transaction.
+    idempotency_claim: idempotency.Claim | None = None
+    idempotency_atomic: Any = None
+
+    def claim_idempotency_key(self, request) -> None:
+        if request.method not in idempotency.WRITE_METHODS:
+            return
+        key = idempotency.header_key(request)
+        if key is None:
+            return
+        try:
+            body = request._request.body
+        except DjangoRequestDataTooBig as exc:
+            raise RequestTooLarge() from exc
+        self.idempotency_claim = idempotency.claim(
+            principal=idempotency.principal_of(request),
+            key=key,
+            fingerprint=idempotency.fingerprint(request.method, request.path, body),
+        )
+        self.idempotency_atomic = transaction.atomic()
+        self.idempotency_atomic.__enter__()
+
+    def handle_exception(self, exc):
+        if isinstance(exc, idempotency.Replay):
+            row = exc.row
+            response = HttpResponse(
+                row.body, status=row.status_code, content_type=row.content_type or None
+            )
+            response[idempotency.REPLAYED_HEADER] = "true"
+            return response
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        claim, atomic = self.idempotency_claim, self.idempotency_atomic
+        if claim is None:
+            return response
+        self.idempotency_claim = self.idempotency_atomic = None
+        if response.status_code >= 500:
+            failure = RuntimeError("The request failed.")
+            atomic.__exit__(type(failure), failure, None)  # rolls the write back
+            idempotency.release(claim)
+            return response
+        try:
+            if hasattr(response, "render"):
+                response.render()
+            idempotency.answer(
+                claim,
+                status_code=response.status_code,
+                content_type=response.get("Content-Type", ""),
+                body=response.content.decode(),
+            )
+        except BaseException as exc:
+            atomic.__exit__(type(exc), exc, exc.__traceback__)
+            idempotency.release(claim)
+            raise
+        atomic.__exit__(None, None, None)
+        return response
 
     def known_parameters(self) -> set[str]:
         """The query parameters this request's route reads."""
@@ -346,10 +411,12 @@ class RecordViewSet(viewsets.ModelViewSet):
         CustomerSerializer,
         CustomerInputSerializer,
         retrieve=[CUSTOMER_CURRENCY],
-    )
+    ),
+    bulk=bulk_schema("customers", "customer", CustomerInputSerializer, "BulkCustomersRequest"),
 )
-class CustomerViewSet(RecordViewSet):
+class CustomerViewSet(BulkMixin, RecordViewSet):
     scope_resource = "customers"
+    bulk_writer = staticmethod(bulk.customers_write)
     serializer_class = CustomerSerializer
     input_serializer_class = CustomerInputSerializer
     filterset_class = CustomerFilterSet
@@ -372,9 +439,17 @@ class CustomerViewSet(RecordViewSet):
         return selectors.customers_with_stats_for_api(currency=currency)
 
 
-@extend_schema_view(**operations("orders", "order", OrderSerializer, OrderInputSerializer))
-class OrderViewSet(RecordViewSet):
+@extend_schema_view(
+    **operations("orders", "order", OrderSerializer, OrderInputSerializer),
+    bulk=bulk_schema("orders", "order", OrderInputSerializer, "BulkOrdersRequest"),
+)
+class OrderViewSet(BulkMixin, RecordViewSet):
     scope_resource = "orders"
+    bulk_writer = staticmethod(bulk.orders_write)
+    bulk_references = {
+        Customer: lambda records: named(records, "customer"),
+        Product: line_item_products,
+    }
     serializer_class = OrderSerializer
     input_serializer_class = OrderInputSerializer
     filterset_class = OrderFilterSet
@@ -383,9 +458,14 @@ class OrderViewSet(RecordViewSet):
         return selectors.orders_for_api()
 
 
-@extend_schema_view(**operations("products", "product", ProductSerializer, ProductInputSerializer))
-class ProductViewSet(RecordViewSet):
+@extend_schema_view(
+    **operations("products", "product", ProductSerializer, ProductInputSerializer),
+    bulk=bulk_schema("products", "product", ProductInputSerializer, "BulkProductsRequest"),
+)
+class ProductViewSet(BulkMixin, RecordViewSet):
     scope_resource = "products"
+    bulk_writer = staticmethod(bulk.products_write)
+    bulk_references = {Category: lambda records: named(records, "category")}
     serializer_class = ProductSerializer
     input_serializer_class = ProductInputSerializer
     filterset_class = ProductFilterSet

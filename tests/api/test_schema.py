@@ -25,7 +25,7 @@ def schema(tmp_path_factory) -> dict:
 
 def test_schema_validates_without_warnings(schema):
     assert schema["openapi"].startswith("3.")
-    assert len(schema["paths"]) == 14
+    assert len(schema["paths"]) == 17  # 4 resources x 3 routes, 3 bulk routes, 2 webhooks
 
 
 def test_schema_is_served(client, db):
@@ -33,7 +33,9 @@ def test_schema_is_served(client, db):
     assert response.status_code == 200
     assert set(response.json()["paths"]) == {
         f"{base}{suffix}" for base in LISTS for suffix in ("", "/{id}", "/{id}/restore")
-    } | {"/api/v1/webhooks", "/api/v1/webhooks/{id}"}
+    } | {"/api/v1/webhooks", "/api/v1/webhooks/{id}"} | {
+        f"/api/v1/{resource}/bulk" for resource in ("customers", "orders", "products")
+    }
 
 
 def test_swagger_ui_is_served_without_any_cdn(client, db):
