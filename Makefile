@@ -126,3 +126,6 @@ loadtest: $(VENV)/.installed-dev
 # The feed, the admin's pages, the REST API and pushing, on SQLite and PostgreSQL.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench --admin --api $(ARGS)
+	$(BIN)/python -m bench.bulk
+	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.imports --orders 10000 --postgres
