@@ -525,7 +525,7 @@ def deliver_due(*, per_subscription: int = 50) -> int:
         work.append((jobs, subscriptions[sub_id].url, secret, last_start))
     if len(work) == 1:
         _send_all(*work[0])
-    else:
+    elif work:
         with ThreadPoolExecutor(max_workers=min(len(work), settings.WEBHOOK_THREADS)) as pool:
             for future in [pool.submit(_send_all, *args) for args in work]:
                 future.result()

@@ -369,3 +369,14 @@ def test_production_takes_a_public_https_target(store, settings):
         url="https://93.184.216.34/hook", topics=["orders/create"]
     )
     assert subscription.pk
+
+
+@pytest.mark.django_db
+def test_a_lone_subscriber_whose_secret_is_undecryptable_fails_alone(store, httpserver):
+    """With nothing left to send once its row is failed, the round still records it."""
+    broken, _ = subscribe(httpserver, "/broken", topics=["products/create"])
+    WebhookSubscription.objects.filter(pk=broken.pk).update(secret_ciphertext="garbage")
+    new_product()
+    assert webhooks.deliver_due() == 1
+    row = WebhookDelivery.objects.get(subscription=broken)
+    assert (row.status, row.attempts, row.error_class) == (Status.PENDING, 1, "InvalidToken")
