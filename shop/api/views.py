@@ -183,44 +183,11 @@ def operations(resource: str, noun: str, output, input_, *, scope: str = "", ret
     }
 
 
-class RecordViewSet(viewsets.ModelViewSet):
-    """Keys or staff sessions, scopes, rate limits, JSON bodies and one error shape.
+class IdempotentWrites:
+    """Idempotency-Key on a viewset's writes (shop/api/idempotency.py): claimed once the
+    request is authenticated, allowed and well-formed; the write and its stored answer share
+    one transaction. A viewset's `initial` calls `claim_idempotency_key` last."""
 
-    A subclass names its API key scope, its output and input serializers, its filter set and
-    `get_queryset()` for the list; the perform_* hooks call its model's services.
-    """
-
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
-    permission_classes = [ScopeOrModelPermission]
-    throttle_classes = [ApiKeyRateThrottle]
-    parser_classes = [LimitedJSONParser]
-    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
-    filter_backends = [DjangoFilterBackend]
-    pagination_class = PageNumberPagination
-    lookup_value_regex = "[0-9]+"
-
-    scope_resource = ""
-    input_serializer_class: Any = None
-    filterset_class: Any = None
-    # Query parameters a record's GET takes besides `format`.
-    retrieve_parameters: tuple[str, ...] = ()
-
-    def get_exception_handler(self):
-        return api_exception_handler
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        unknown = sorted(set(request.query_params) - self.known_parameters())
-        if unknown:
-            # A misspelt filter must never read as "no filter" (Stripe refuses them too).
-            known = ", ".join(sorted(self.known_parameters())) or "none"
-            raise ValidationError(
-                {name: [f"Unknown query parameter. This route takes: {known}."] for name in unknown}
-            )
-        self.claim_idempotency_key(request)
-
-    # Idempotency-Key (shop/api/idempotency.py): claimed once the request is authenticated,
-    # allowed and well-formed; the write and its stored answer share one transaction.
     idempotency_claim: idempotency.Claim | None = None
     idempotency_atomic: Any = None
 
@@ -278,6 +245,43 @@ class RecordViewSet(viewsets.ModelViewSet):
             raise
         atomic.__exit__(None, None, None)
         return response
+
+
+class RecordViewSet(IdempotentWrites, viewsets.ModelViewSet):
+    """Keys or staff sessions, scopes, rate limits, JSON bodies and one error shape.
+
+    A subclass names its API key scope, its output and input serializers, its filter set and
+    `get_queryset()` for the list; the perform_* hooks call its model's services.
+    """
+
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [ScopeOrModelPermission]
+    throttle_classes = [ApiKeyRateThrottle]
+    parser_classes = [LimitedJSONParser]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    filter_backends = [DjangoFilterBackend]
+    pagination_class = PageNumberPagination
+    lookup_value_regex = "[0-9]+"
+
+    scope_resource = ""
+    input_serializer_class: Any = None
+    filterset_class: Any = None
+    # Query parameters a record's GET takes besides `format`.
+    retrieve_parameters: tuple[str, ...] = ()
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        unknown = sorted(set(request.query_params) - self.known_parameters())
+        if unknown:
+            # A misspelt filter must never read as "no filter" (Stripe refuses them too).
+            known = ", ".join(sorted(self.known_parameters())) or "none"
+            raise ValidationError(
+                {name: [f"Unknown query parameter. This route takes: {known}."] for name in unknown}
+            )
+        self.claim_idempotency_key(request)
 
     def known_parameters(self) -> set[str]:
         """The query parameters this request's route reads."""

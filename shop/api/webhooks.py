@@ -5,7 +5,6 @@ and the topics."""
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
@@ -17,7 +16,6 @@ from rest_framework.response import Response
 from push.models import WebhookSubscription
 from push.webhooks import (
     TOPICS,
-    target_addresses,
     webhook_subscription_create,
     webhook_subscription_delete,
     webhook_subscription_update,
@@ -28,14 +26,17 @@ from .exceptions import api_exception_handler
 from .models import ApiKey
 from .parsers import LimitedJSONParser
 from .throttling import ApiKeyRateThrottle
-from .views import READ_ERRORS, WRITE_ERRORS, errors
+from .views import READ_ERRORS, WRITE_ERRORS, IdempotentWrites, errors
 
 SCOPE = "webhooks.write"
 
 
 class WebhookSerializer(serializers.ModelSerializer):
     topics = serializers.ListField(
-        child=serializers.ChoiceField(choices=TOPICS), allow_empty=False, max_length=len(TOPICS)
+        child=serializers.ChoiceField(choices=TOPICS),
+        allow_empty=False,
+        min_length=1,
+        max_length=len(TOPICS),
     )
     url = serializers.URLField(max_length=2000)
 
@@ -44,13 +45,8 @@ class WebhookSerializer(serializers.ModelSerializer):
         fields = ["id", "url", "topics", "active", "created_at", "disabled_at", "disabled_reason"]
         read_only_fields = ["id", "created_at", "disabled_at", "disabled_reason"]
 
-    def validate_url(self, value: str) -> str:
-        # A bad target is bad input (400); the service checks it again when saving.
-        try:
-            target_addresses(value)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages, code=exc.code) from exc
-        return value
+    # The target's safety (https, resolving to public addresses) is the service's rule: a
+    # well-formed URL it refuses is a 409 naming `url`, like any request the store refuses.
 
 
 class WebhookCreatedSerializer(WebhookSerializer):
@@ -142,7 +138,7 @@ def _operation(name: str, summary: str, ok: dict, *, codes, detail=False, **kwar
         detail=True,
     ),
 )
-class WebhookViewSet(viewsets.ModelViewSet):
+class WebhookViewSet(IdempotentWrites, viewsets.ModelViewSet):
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [WebhookPermission]
     throttle_classes = [ApiKeyRateThrottle]
@@ -155,6 +151,10 @@ class WebhookViewSet(viewsets.ModelViewSet):
 
     def get_exception_handler(self):
         return api_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.claim_idempotency_key(request)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
