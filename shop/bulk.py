@@ -220,6 +220,21 @@ def _write_records(
                 prepare(**{kwarg: item.instance}, **item.data)
             except ValidationError as exc:
                 item.result.refuse(exc)
+    written, _ = _save(model, items, queued, all_or_nothing=all_or_nothing, fields=fields)
+    for item in written:
+        item.result.id = item.instance.pk
+    _changed(
+        (model, item.instance.pk, "create" if item.result.status == CREATED else "update")
+        for item in written
+    )
+    return [item.result for item in items]
+
+
+def _save(
+    model: Any, items: list[_Item], queued, *, all_or_nothing: bool, fields: Sequence[str]
+) -> tuple[list[_Item], list]:
+    """Check the batch's constraints, settle which records are written, insert the new ones
+    and update the others; return the written items and the updated records."""
     _check_batch([item for item in items if item.result.status != ERROR], queued)
     written = _outcome(items, all_or_nothing)
     new = [item.instance for item in written if item.instance._state.adding]
@@ -228,13 +243,7 @@ def _write_records(
         item.result.status = CREATED if item.instance._state.adding else UPDATED
     model.objects.bulk_create(new)
     _bulk_update(model, old, fields)
-    for item in written:
-        item.result.id = item.instance.pk
-    _changed(
-        (model, item.instance.pk, "create" if item.result.status == CREATED else "update")
-        for item in written
-    )
-    return [item.result for item in items]
+    return written, old
 
 
 def _bulk_update(model: Any, instances: list, fields: Sequence[str]) -> None:
@@ -314,14 +323,13 @@ def orders_write(
                 services.validate(order, exclude=_NOT_AMOUNTS)
             except ValidationError as exc:
                 item.result.refuse(exc)
-    _check_batch([item for item in items if item.result.status != ERROR], queued)
-    written = _outcome(items, all_or_nothing)
-    new = [item.instance for item in written if item.instance._state.adding]
-    old = [item.instance for item in written if not item.instance._state.adding]
-    for item in written:
-        item.result.status = CREATED if item.instance._state.adding else UPDATED
-    Order.objects.bulk_create(new)
-    _bulk_update(Order, old, [*services.ORDER_FIELDS, *services.ORDER_TOTALS])
+    written, old = _save(
+        Order,
+        items,
+        queued,
+        all_or_nothing=all_or_nothing,
+        fields=[*services.ORDER_FIELDS, *services.ORDER_TOTALS],
+    )
     if old:
         LineItem.objects.filter(order_id__in=[order.pk for order in old]).delete()
     rows = []
