@@ -238,6 +238,36 @@ def _send(batch: Batch, token: str, store: Store) -> None:
     _record(batch, outcome, duration_ms=(time.perf_counter() - started) * 1000)
 
 
+def tried_fields(outcome: Outcome, *, attempt: int, duration_ms: float | None) -> dict:
+    """What every try records on its rows (push events and webhook deliveries alike)."""
+    return {
+        "attempts": attempt,
+        "duration_ms": duration_ms,
+        "last_status": outcome.status,
+        "last_error": outcome.error,
+        "error_class": outcome.error_class,
+        "last_answer": outcome.answer,
+    }
+
+
+def settled_fields(outcome: Outcome, now) -> dict | None:
+    """Failed for good when the record is gone, delivered on a clean 2xx; else None."""
+    code = outcome.status
+    if outcome.gone:
+        return {"status": Status.FAILED, "finished_at": now, "duration_ms": None}
+    if code is not None and 200 <= code < 300 and not outcome.error:
+        return {"status": Status.DELIVERED, "finished_at": now}
+    return None
+
+
+def retry_fields(outcome: Outcome, *, attempt: int, now) -> dict:
+    """Due again after the retry schedule's next delay, or failed once it is used up."""
+    delay = retry_delay(attempt, outcome.retry_after)
+    if delay is None:
+        return {"status": Status.FAILED, "finished_at": now}
+    return {"status": Status.PENDING, "due_at": now + timedelta(seconds=delay)}
+
+
 def _record(batch: Batch, outcome: Outcome, *, duration_ms: float) -> None:
     now = timezone.now()
     attempt = batch.attempts + 1
@@ -246,18 +276,11 @@ def _record(batch: Batch, outcome: Outcome, *, duration_ms: float) -> None:
     fields: dict = {
         "topic": Case(When(id=carrier, then=Value(batch.topic)), default=own_topic),
         "carried_by": Case(When(id=carrier, then=None), default=Value(carrier)),
-        "attempts": attempt,
-        "duration_ms": duration_ms,
-        "last_status": outcome.status,
-        "last_error": outcome.error,
-        "error_class": outcome.error_class,
-        "last_answer": outcome.answer,
+        **tried_fields(outcome, attempt=attempt, duration_ms=duration_ms),
     }
     code = outcome.status
-    if outcome.gone:
-        fields.update(status=Status.FAILED, finished_at=now, duration_ms=None)
-    elif code is not None and 200 <= code < 300 and not outcome.error:
-        fields.update(status=Status.DELIVERED, finished_at=now)
+    if settled := settled_fields(outcome, now):
+        fields.update(settled)
     elif code in (401, 403):
         # Not this event's fault: it waits, untried, until the token is fixed.
         fields.update(status=Status.PENDING, due_at=now, attempts=batch.attempts)
@@ -267,11 +290,7 @@ def _record(batch: Batch, outcome: Outcome, *, duration_ms: float) -> None:
     elif code is not None and code != 429 and code < 500 and not outcome.error_class:
         fields.update(status=Status.FAILED, finished_at=now)  # refused: trying again won't help
     else:
-        delay = retry_delay(attempt, outcome.retry_after)
-        if delay is None:
-            fields.update(status=Status.FAILED, finished_at=now)
-        else:
-            fields.update(status=Status.PENDING, due_at=now + timedelta(seconds=delay))
+        fields.update(retry_fields(outcome, attempt=attempt, now=now))
     if outcome.error:
         logger.warning(
             "Push %s of %s #%s failed (attempt %s): %s",

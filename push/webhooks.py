@@ -37,7 +37,14 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
 from . import http
-from .delivery import Outcome, _retry_after, _storable, retry_delay
+from .delivery import (
+    Outcome,
+    _retry_after,
+    _storable,
+    retry_fields,
+    settled_fields,
+    tried_fields,
+)
 from .models import ACTIONS, PushEvent, PushState, WebhookDelivery, WebhookSubscription
 from .outbox import TOPIC_PREFIX
 from .tokens import _fernet
@@ -414,25 +421,12 @@ def _fields(job: Job, subscription: WebhookSubscription, now) -> dict:
     outcome = job.outcome
     assert outcome is not None
     attempt = job.delivery.attempts + 1
-    fields: dict = {
-        "attempts": attempt,
-        "duration_ms": job.duration_ms,
-        "last_status": outcome.status,
-        "last_error": outcome.error,
-        "error_class": outcome.error_class,
-        "last_answer": outcome.answer,
-    }
-    code = outcome.status
-    if outcome.gone:
-        fields.update(status=Status.FAILED, finished_at=now, duration_ms=None)
-    elif code is not None and 200 <= code < 300 and not outcome.error:
-        fields.update(status=Status.DELIVERED, finished_at=now)
+    fields = tried_fields(outcome, attempt=attempt, duration_ms=job.duration_ms)
+    if settled := settled_fields(outcome, now):
+        fields.update(settled)
     else:
-        delay = retry_delay(attempt, outcome.retry_after)
-        if delay is None:
-            fields.update(status=Status.FAILED, finished_at=now)
-        else:
-            fields.update(status=Status.PENDING, due_at=now + timedelta(seconds=delay))
+        # Any other answer is retried: a subscriber's 4xx may be fixed on its side.
+        fields.update(retry_fields(outcome, attempt=attempt, now=now))
         logger.warning(
             "Webhook %s of %s #%s to subscription %s failed (attempt %s): %s",
             job.delivery.topic,
