@@ -24,6 +24,7 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from werkzeug import Response
 
+from tests.processes import run_django
 from tests.push.test_worker import _stop, _wait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,17 +102,7 @@ class Site:
         )
 
     def run(self, code: str) -> str:
-        script = f"import json, django\ndjango.setup()\n{code}"
-        out = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return out.stdout.strip().splitlines()[-1]
+        return run_django(code, env=self.env, timeout=120)
 
     def query(self, sql: str) -> list[tuple]:
         if self.sqlite is None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
+from tests.processes import run_django
 from tests.push.test_worker import _stop, _wait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,16 +71,7 @@ class Store:
         )
 
     def run(self, code: str) -> str:
-        script = f"import json, django\ndjango.setup()\n{code}"
-        out = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return out.stdout.strip().splitlines()[-1]
+        return run_django(code, env=self.env)
 
     def statuses(self) -> list[str]:
         with sqlite3.connect(self.path, timeout=20) as db:

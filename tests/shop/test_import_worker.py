@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.db import connection
 
+from tests.processes import run_django
 from tests.push.test_worker import _stop, _wait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,17 +117,7 @@ class Database:
         }
 
     def run(self, code: str) -> str:
-        script = f"import json, django\ndjango.setup()\n{code}"
-        out = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        return out.stdout.strip().splitlines()[-1]
+        return run_django(code, env=self.env, timeout=300)
 
     def state(self) -> tuple[str, int, int]:
         sql = "SELECT state, rows_written, (SELECT COUNT(*) FROM shop_order) FROM shop_importrun"
