@@ -23,9 +23,13 @@ IMPORT = """
 import json, time, django
 django.setup()
 from django.core.files import File
-from shop import imports
+from push.models import PushEvent
+from shop import imports, signals
 from shop.models import ImportRun
 from shop.tasks import import_confirm, import_start
+
+if not {pushes!r}:  # as seed_demo: no outbox rows
+    signals.bulk_load_started.send(sender=None, models=[])
 
 with open({path!r}, "rb") as upload:
     run = import_start(upload=File(upload), model="shop.Order", file_name="orders.csv",
@@ -41,14 +45,17 @@ imports.run_advance(run)
 run.refresh_from_db()
 assert run.state == "done", (run.state, run.message)
 print(json.dumps({{"check": checked - started, "write": time.perf_counter() - checked,
-                  "orders": run.written_new}}))
+                  "orders": run.written_new, "outbox": PushEvent.objects.count()}}))
 """
 
 
-def measure(seed_url: str, load_url: str, *, orders: int, customers: int) -> dict:
+def measure(seed_url: str, load_urls: list[str], *, orders: int, customers: int) -> dict:
+    """seed_demo into `seed_url`, then the import into the first of `load_urls` with pushes
+    on and, given a second, into that one with pushes off."""
     files = Path(tempfile.mkdtemp(prefix="bench-import-"))
-    env = {**os.environ, "DATABASE_URL": load_url, "DJANGO_SETTINGS_MODULE": SETTINGS}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS}
     env["IMPORT_DIR"] = str(files / "uploads")
+    runs = []
     try:
         manage(seed_url, "migrate", "-v0")
         started = time.perf_counter()
@@ -60,26 +67,39 @@ def measure(seed_url: str, load_url: str, *, orders: int, customers: int) -> dic
         manage(seed_url, "store_export", str(files / "store"))
         others = files / "others"
         shutil.copytree(files / "store", others, ignore=shutil.ignore_patterns("orders.csv"))
-        manage(load_url, "migrate", "-v0")
-        manage(load_url, "store_import", str(others), "--no-progress", capture=True)
-        script = IMPORT.format(path=str(files / "store" / "orders.csv"))
-        out = subprocess.run(
-            [sys.executable, "-c", script], cwd=ROOT, env=env, check=True, text=True,
-            stdout=subprocess.PIPE,
-        )  # fmt: skip
-        result = json.loads(out.stdout.strip().splitlines()[-1])
+        for load_url, pushes in zip(load_urls, (True, False), strict=False):
+            manage(load_url, "migrate", "-v0")
+            manage(load_url, "store_import", str(others), "--no-progress", capture=True)
+            script = IMPORT.format(path=str(files / "store" / "orders.csv"), pushes=pushes)
+            out = subprocess.run(
+                [sys.executable, "-c", script], cwd=ROOT, env={**env, "DATABASE_URL": load_url},
+                check=True, text=True, stdout=subprocess.PIPE,
+            )  # fmt: skip
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     finally:
         shutil.rmtree(files, ignore_errors=True)
+    result = runs[0]
     total = result["check"] + result["write"]
-    return {**result, "seed_demo": seed, "import": total, "ratio": total / seed}
+    figures = {**result, "seed_demo": seed, "import": total, "ratio": total / seed}
+    if len(runs) > 1:
+        off = runs[1]["check"] + runs[1]["write"]
+        figures |= {"import_no_push": off, "push_ratio": total / off}
+    return figures
 
 
 def report(name: str, figures: dict) -> str:
-    return (
+    line = (
         f"{name}: {figures['orders']:,} orders: seed_demo {figures['seed_demo']:.1f} s; "
         f"import {figures['import']:.1f} s (check {figures['check']:.1f} s, write "
-        f"{figures['write']:.1f} s): {figures['ratio']:.1f}x seed_demo"
+        f"{figures['write']:.1f} s, {figures['outbox']:,} outbox rows): "
+        f"{figures['ratio']:.2f}x seed_demo"
     )
+    if "push_ratio" in figures:
+        line += (
+            f"; without pushes {figures['import_no_push']:.1f} s: pushing costs "
+            f"{figures['push_ratio']:.2f}x"
+        )
+    return line
 
 
 def main() -> None:
@@ -87,30 +107,41 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--customers", type=int, default=None)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--push-off", action="store_true", help="also import with pushes off, for the ratio"
+    )
     args = parser.parse_args()
     customers = args.customers or max(args.orders // 10, 10)
     WORK.mkdir(exist_ok=True)
-    paths = [WORK / f"import-{kind}.sqlite3" for kind in ("seed", "load")]
+    kinds = ("seed", "load", "load_off") if args.push_off else ("seed", "load")
+    paths = [WORK / f"import-{kind}.sqlite3" for kind in kinds]
     for path in paths:
         for stale in path.parent.glob(path.name + "*"):
             stale.unlink()
     urls = [f"sqlite:///{path}" for path in paths]
-    print(report("SQLite", measure(*urls, orders=args.orders, customers=customers)), flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    if args.sqlite:
+        figures = measure(urls[0], urls[1:], orders=args.orders, customers=customers)
+        print(report("SQLite", figures), flush=True)
+        print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
     bin_dir = postgres_bin()
     if args.postgres and bin_dir is not None:
         server = PostgresServer(bin_dir)
         server.start()
         try:
-            for name in ("import_seed", "import_load"):
+            names = [f"import_{kind}" for kind in kinds]
+            for name in names:
                 server.psql(f"DROP DATABASE IF EXISTS {name}")
                 server.psql(f"CREATE DATABASE {name}")
             figures = measure(
-                server.url("import_seed"),
-                server.url("import_load"),
+                server.url(names[0]),
+                [server.url(name) for name in names[1:]],
                 orders=args.orders,
                 customers=customers,
             )
             print(report("PostgreSQL", figures))
+            print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
         finally:
             server.stop()
 

@@ -50,6 +50,12 @@ class _Item:
     instance: Any = None
     rows: list = field(default_factory=list)
     customer_before: int | None = None
+    # An order updated without line items keeps its rows (built only for its totals).
+    keep_rows: bool = False
+
+
+# What an import builds for each record it writes.
+Item = _Item
 
 
 def _merge(first: ValidationError, second: ValidationError) -> ValidationError:
@@ -166,6 +172,9 @@ def _check_batch(items: list[_Item], queued) -> None:
         item.result.refuse(error)
 
 
+check_batch = _check_batch
+
+
 def _outcome(items: list[_Item], all_or_nothing: bool) -> list[_Item]:
     """The items to write: the good ones, or none if any was refused and all_or_nothing."""
     refused = any(item.result.status == ERROR for item in items)
@@ -184,7 +193,7 @@ def _changed(changes: Iterable[tuple[type, int | None, str]]) -> None:
         signals.records_changed.send(sender=Order, changes=unique)
 
 
-def _use_the_real_variable_limit() -> None:
+def use_the_real_variable_limit() -> None:
     """Let bulk inserts on SQLite bind as many values a query as its build allows (32,766
     since 3.32) rather than Django's 999: a batch of 1,000 orders is one INSERT."""
     if connection.vendor == "sqlite":
@@ -209,7 +218,7 @@ def _write_records(
 ) -> list[Result]:
     prepare = services.WRITES[model].prepare
     kwarg = services.WRITES[model].kwarg
-    _use_the_real_variable_limit()
+    use_the_real_variable_limit()
     items = _items(records)
     with Store.kept(), cleaning.deferred() as queued:
         _match(model, items, model.objects.all())
@@ -220,30 +229,37 @@ def _write_records(
                 prepare(**{kwarg: item.instance}, **item.data)
             except ValidationError as exc:
                 item.result.refuse(exc)
-    written, _ = _save(model, items, queued, all_or_nothing=all_or_nothing, fields=fields)
-    for item in written:
-        item.result.id = item.instance.pk
-    _changed(
-        (model, item.instance.pk, "create" if item.result.status == CREATED else "update")
-        for item in written
-    )
+    _check_batch([item for item in items if item.result.status != ERROR], queued)
+    written = _outcome(items, all_or_nothing)
+    save(model, written, fields=fields)
     return [item.result for item in items]
 
 
-def _save(
-    model: Any, items: list[_Item], queued, *, all_or_nothing: bool, fields: Sequence[str]
-) -> tuple[list[_Item], list]:
-    """Check the batch's constraints, settle which records are written, insert the new ones
-    and update the others; return the written items and the updated records."""
-    _check_batch([item for item in items if item.result.status != ERROR], queued)
-    written = _outcome(items, all_or_nothing)
-    new = [item.instance for item in written if item.instance._state.adding]
-    old = [item.instance for item in written if not item.instance._state.adding]
+def save(
+    model: Any,
+    written: list[_Item],
+    *,
+    fields: Sequence[str],
+    before: Mapping[int, figures.Contribution] | None = None,
+) -> None:
+    """Write items prepared and checked: insert the new records and update the others (for
+    orders, their line items and the dashboard's figures too, from `before`: what each
+    updated order added as stored), then send the changes once."""
     for item in written:
         item.result.status = CREATED if item.instance._state.adding else UPDATED
+    new = [item.instance for item in written if item.instance._state.adding]
+    old = [item.instance for item in written if not item.instance._state.adding]
     model.objects.bulk_create(new)
     _bulk_update(model, old, fields)
-    return written, old
+    for item in written:
+        item.result.id = item.instance.pk
+    if model is Order:
+        _save_order_rows(written, old, before or {})
+    else:
+        _changed(
+            (model, item.instance.pk, "create" if item.result.status == CREATED else "update")
+            for item in written
+        )
 
 
 def _bulk_update(model: Any, instances: list, fields: Sequence[str]) -> None:
@@ -298,13 +314,24 @@ def _contribution(order: Order, items: Iterable[tuple[int, int, Any]]) -> figure
     )
 
 
+def order_prepare(order: Order, data: Mapping[str, Any], line_items, *, new: bool = True) -> list:
+    """Fill and check an order as order_create would, its check constraints queued (inside
+    `cleaning.deferred()`); return its unsaved line item rows. `new`: as order_prepare_items."""
+    services.order_prepare(order=order, **data)
+    rows = services.order_prepare_items(
+        order=order, line_items=line_items, totals_given=services._given_totals(data), new=new
+    )
+    services.validate(order, exclude=_NOT_AMOUNTS)
+    return rows
+
+
 @transaction.atomic
 def orders_write(
     *, records: Sequence[tuple[int, dict]], all_or_nothing: bool = False
 ) -> list[Result]:
     """Create orders, or update those whose reference names one (their line items replaced):
     `records` are (index, fields as order_create takes them, line_items among them)."""
-    _use_the_real_variable_limit()
+    use_the_real_variable_limit()
     items = _items(records)
     with Store.kept(), cleaning.deferred() as queued:
         _match(Order, items, Order.objects.all())
@@ -316,28 +343,32 @@ def orders_write(
             line_items = data.pop("line_items")
             item.customer_before = order.customer_id
             try:
-                services.order_prepare(order=order, **data)
-                item.rows = services.order_prepare_items(
-                    order=order, line_items=line_items, totals_given=services._given_totals(data)
-                )
-                services.validate(order, exclude=_NOT_AMOUNTS)
+                item.rows = order_prepare(order, data, line_items)
             except ValidationError as exc:
                 item.result.refuse(exc)
-    written, old = _save(
-        Order,
-        items,
-        queued,
-        all_or_nothing=all_or_nothing,
-        fields=[*services.ORDER_FIELDS, *services.ORDER_TOTALS],
-    )
-    if old:
-        LineItem.objects.filter(order_id__in=[order.pk for order in old]).delete()
+    _check_batch([item for item in items if item.result.status != ERROR], queued)
+    written = _outcome(items, all_or_nothing)
+    save(Order, written, fields=ORDER_WRITTEN, before=before)
+    return [item.result for item in items]
+
+
+# An order's columns a batch update writes.
+ORDER_WRITTEN = (*services.ORDER_FIELDS, *services.ORDER_TOTALS)
+
+
+def _save_order_rows(
+    written: list[_Item], old: list[Order], before: Mapping[int, figures.Contribution]
+) -> None:
+    replaced = {item.instance.pk for item in written if not item.keep_rows}
+    renewed = [order.pk for order in old if order.pk in replaced]
+    if renewed:
+        LineItem.objects.filter(order_id__in=renewed).delete()
     rows = []
     for item in written:
-        item.result.id = item.instance.pk
         for row in item.rows:
             row.order = item.instance
-            rows.append(row)
+            if not item.keep_rows:
+                rows.append(row)
     LineItem.objects.bulk_create(rows)
     figures.record(
         _sum(before.get(order.pk, figures.NOTHING) for order in old),
@@ -354,7 +385,6 @@ def orders_write(
         if item.customer_before not in (None, order.customer_id):
             changes.append((Customer, item.customer_before, "update"))
     _changed(changes)
-    return [item.result for item in items]
 
 
 def _contributions_now(orders: list[Order]) -> dict[int, figures.Contribution]:
@@ -369,4 +399,11 @@ def _contributions_now(orders: list[Order]) -> dict[int, figures.Contribution]:
         .values_list("order_id", "product_id", "quantity", "price")
     ):
         lines.setdefault(order_id, []).append((product_id, quantity, price))
+    return contributions(orders, lines)
+
+
+def contributions(
+    orders: Iterable[Order], lines: Mapping[int, list[tuple[int, int, Any]]]
+) -> dict[int, figures.Contribution]:
+    """What each order adds to the figures with these line items (product, quantity, price)."""
     return {order.pk: _contribution(order, lines.get(order.pk, [])) for order in orders}

@@ -34,7 +34,7 @@ from django.utils.text import slugify
 from import_export import fields, resources, widgets
 from import_export.results import Result, RowResult
 
-from . import services
+from . import bulk, cleaning, services
 from .models import MAX_INT, Category, Customer, LineItem, Order, Product, Store
 from .validators import in_zone
 
@@ -334,10 +334,11 @@ class ServiceResource(resources.ModelResource):
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         """Report the cells that did not parse, then what the service finds in the rest.
 
-        When writing, the service's create or update validates the row as it saves it (its
-        errors are the row's), so it is not prepared twice."""
+        A batched resource prepares each row in both passes (the batch's writes take the
+        prepared records); another, when writing, leaves it to the service's create or
+        update, which validates the row as it saves it."""
         errors = dict(import_validation_errors or {})
-        if not self.writing:
+        if self.batched or not self.writing:
             try:
                 self.prepare(instance)
             except ValidationError as exc:
@@ -388,6 +389,102 @@ class ServiceResource(resources.ModelResource):
         finally:
             self._meta.skip_diff, self.writing = skip_diff, False
 
+    # Batches -------------------------------------------------------------------------
+    # A batched resource (customers, products, orders) finds the records a batch's rows name
+    # in one query per key, checks the rows' constraints in one query per model (the
+    # services' prepare functions inside `cleaning.deferred()`), and writes the batch with
+    # bulk inserts and updates through shop/bulk.py, as the bulk API does.
+    batched = False
+
+    def import_data_inner(
+        self, dataset, dry_run, raise_errors, using_transactions, collect_failed_rows, **kwargs
+    ):
+        if not self.batched:
+            return super().import_data_inner(
+                dataset, dry_run, raise_errors, using_transactions, collect_failed_rows, **kwargs
+            )
+        bulk.use_the_real_variable_limit()
+        self.entries: list[tuple[int, dict, Any]] = []
+        with Store.kept(), cleaning.deferred() as queued:
+            # No savepoint a row: nothing is written until the batch is checked.
+            result = super().import_data_inner(
+                dataset, dry_run, raise_errors, False, collect_failed_rows, **kwargs
+            )
+        self.settle(result, queued)
+        if self.writing and not (result.has_errors() or result.has_validation_errors()):
+            self.save_batch()
+        return result
+
+    def before_import(self, dataset, **kwargs):
+        if self.batched:
+            self.fetch_records(dataset)
+
+    def fetch_records(self, dataset) -> None:
+        """Find the records the batch's rows name, by id and by natural key (a query each,
+        rows locked when writing); keep track of the keys the batch names."""
+        ids, keys = set(), set()
+        for values in dataset.dict:
+            row = dict(values)
+            self.before_import_row(row)
+            try:
+                pk = self.row_id(row)
+            except ValidationError:
+                pk = None
+            if pk is not None:
+                ids.add(pk)
+            key = self.natural_key_of(row)
+            if key:
+                keys.add(self.normal_key(key))
+        records = self.records()
+        if self.writing and connection.features.has_select_for_update:
+            records = records.select_for_update(of=("self",))
+        self.by_id = {r.pk: r for r in records.filter(pk__in=sorted(ids))} if ids else {}
+        self.by_key = {}
+        if keys:
+            found = self.records_by_keys(records, sorted(keys))
+            self.by_key = {self.normal_key(getattr(r, self.natural_key)): r for r in found}
+        self.named: set[tuple[str, Any]] = set()
+
+    def normal_key(self, key: str) -> str:
+        return key
+
+    def records_by_keys(self, records, keys: list[str]):
+        return records.filter(**{f"{self.natural_key}__in": keys})
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        if not self.batched:
+            return super().save_instance(instance, is_create, row, **kwargs)
+        self.entries.append((kwargs["row_number"], row, instance))
+
+    def settle(self, result: Result, queued) -> None:
+        """Refuse the rows whose records break a check constraint (one query per model)."""
+        items = [self.item(number, instance) for number, _, instance in self.entries]
+        bulk.check_batch(items, queued)
+        rows = {number: row for number, row, _ in self.entries}
+        for item in items:
+            number, error = item.result.index, item.result.errors
+            if error is None:
+                continue
+            row_result = result.rows[number - 1]
+            result.totals[row_result.import_type] -= 1
+            row_result.import_type = RowResult.IMPORT_TYPE_INVALID
+            row_result.validation_error = error
+            result.totals[RowResult.IMPORT_TYPE_INVALID] += 1
+            result.append_invalid_row(number, rows[number], error)
+        result.invalid_rows.sort(key=lambda row: row.number)
+        self.items = items
+
+    def item(self, number: int, instance) -> bulk.Item:
+        return bulk.Item(result=bulk.Result(index=number), data={}, instance=instance)
+
+    def save_batch(self) -> None:
+        if any(item.instance._state.adding and item.instance.pk for item in self.items):
+            self.kept_ids = True
+        bulk.save(self._meta.model, self.items, fields=self.writes_fields())
+
+    def writes_fields(self) -> tuple[str, ...]:
+        return services.field_names(self.writes.spec)
+
     def do_instance_save(self, instance, is_create):
         data = self.service_data(instance)
         if is_create:
@@ -429,11 +526,18 @@ class ServiceResource(resources.ModelResource):
         """The record with the row's id, else the one its natural key names, else None (a
         new record). An id and a natural key naming two different records is an error."""
         pk, key = self.row_id(row), self.natural_key_of(row)
-        by_id = self.records().filter(pk=pk).first() if pk is not None else None
+        if self.batched:
+            self.name_once(row, pk, key)
+            by_id = self.by_id.get(pk) if pk is not None else None
+        else:
+            by_id = self.records().filter(pk=pk).first() if pk is not None else None
         if not key or (by_id is not None and self.names(by_id, key)):
             return by_id
-        lookup = self.match_lookup or self.natural_key
-        by_key = self.records().filter(**{lookup: key}).first()
+        if self.batched:
+            by_key = self.by_key.get(self.normal_key(key))
+        else:
+            lookup = self.match_lookup or self.natural_key
+            by_key = self.records().filter(**{lookup: key}).first()
         if by_id is not None and by_key is not None:
             noun = self._meta.model._meta.verbose_name
             raise ValidationError(
@@ -443,6 +547,24 @@ class ServiceResource(resources.ModelResource):
                 }
             )
         return by_id or by_key
+
+    def name_once(self, row, pk: int | None, key: str) -> None:
+        """Refuse a row naming an id or a natural key that an earlier row of the batch named:
+        each record once a file."""
+        names: list[tuple[str, Any]] = [("id", pk)] if pk is not None else []
+        if key:
+            names.append((self.natural_key, self.normal_key(key)))
+        for name in names:
+            if name in self.named:
+                model: Any = self._meta.model
+                noun = model._meta.verbose_name
+                raise ValidationError(
+                    {
+                        name[0]: f"Another row of this file has this {name[0]} too: give "
+                        f"each {noun} once."
+                    }
+                )
+        self.named.update(names)
 
     def import_field(self, field, instance, row, is_m2m=False, **kwargs):
         if field.attribute == "id" and not instance._state.adding:
@@ -497,9 +619,22 @@ class CustomerResource(ServiceResource):
     accepts_marketing = optional("accepts_marketing", widgets.BooleanWidget())
     natural_key = "email"
     match_lookup = "email__iexact"
+    batched = True
 
     def names(self, record, key: str) -> bool:
         return record.email.lower() == key.lower()
+
+    def normal_key(self, key: str) -> str:
+        return key.lower()
+
+    def records_by_keys(self, records, keys: list[str]):
+        # LOWER() folds only ASCII on SQLite: other emails are found one by one, as iexact.
+        ascii_keys = [key for key in keys if key.isascii()]
+        found = list(bulk.KEYS[Customer].lookup(records, ascii_keys)) if ascii_keys else []
+        for key in keys:
+            if not key.isascii():
+                found += records.filter(email__iexact=key)[:1]
+        return found
 
     class Meta:
         model = Customer
@@ -529,6 +664,7 @@ class ProductResource(ServiceResource):
     tags = fields.Field(attribute="tags", column_name="tags", widget=TextWidget())
     content = fields.Field(attribute="content", column_name="content", widget=TextWidget())
     natural_key = "handle"
+    batched = True
 
     class Meta:
         model = Product
@@ -556,7 +692,8 @@ class LineItemsField(fields.Field):
         instance._import_line_items = parse_line_items(text, known=self.known)
 
     def get_value(self, instance):
-        return render_line_items(instance) if instance.pk else ""
+        # A new order's row may carry an id: it has no line items stored yet.
+        return "" if instance._state.adding else render_line_items(instance)
 
 
 class OrderResource(ServiceResource):
@@ -621,11 +758,13 @@ class OrderResource(ServiceResource):
         import_id_fields = ("id",)
 
     natural_key = "reference"
+    batched = True
 
     def before_import(self, dataset, **kwargs):
         """Add the id column if missing; fetch the batch's customers and products at once."""
         if "id" not in dataset.headers:
             dataset.append_col([""] * len(dataset), header="id")
+        super().before_import(dataset, **kwargs)
         customers = self.fields["customer"].widget
         line_items = self.fields["line_items"]
         customers.known, line_items.known = {}, {}
@@ -637,6 +776,33 @@ class OrderResource(ServiceResource):
 
     def records(self):
         return Order.objects.select_related("customer")
+
+    def fetch_records(self, dataset) -> None:
+        """Also the stored line items of the orders found (one query), and, when writing,
+        what each adds to the dashboard's figures and its customer before the write."""
+        super().fetch_records(dataset)
+        orders = {order.pk: order for order in [*self.by_id.values(), *self.by_key.values()]}
+        self.stored: dict[int, list[LineItem]] = {}
+        if orders:
+            for line in (
+                LineItem.objects.filter(order_id__in=sorted(orders))
+                .select_related("product")
+                .order_by("order_id", "id")
+            ):
+                self.stored.setdefault(line.order_id, []).append(line)
+        self.before = {}
+        self.customers_before = {pk: order.customer_id for pk, order in orders.items()}
+        if self.writing:
+            self.before = bulk.contributions(
+                orders.values(),
+                {
+                    pk: [(li.product_id, li.quantity, li.price) for li in lines]
+                    for pk, lines in self.stored.items()
+                },
+            )
+
+    def stored_items(self, order) -> list[tuple[int, int, Decimal]]:
+        return [(li.product_id, li.quantity, li.price) for li in self.stored.get(order.pk, [])]
 
     def import_field(self, field, instance, row, is_m2m=False, **kwargs):
         if field.attribute in services.ORDER_TOTALS:
@@ -663,11 +829,7 @@ class OrderResource(ServiceResource):
         prices, in order) and its totals (given, or computed from those items) as stored."""
         if not super().skip_row(instance, original, row, import_validation_errors):
             return False
-        stored = list(
-            LineItem.objects.filter(order=instance)
-            .order_by("id")
-            .values_list("product_id", "quantity", "price")
-        )
+        stored = self.stored_items(instance)
         items = [(p, q, price) for p, q, price in stored]
         given = getattr(instance, "_import_line_items", None)
         if given is not None:
@@ -700,13 +862,33 @@ class OrderResource(ServiceResource):
         return [] if items is None and instance._state.adding else items
 
     def prepare(self, instance) -> None:
+        """As order_create or order_update would; an update without line items keeps the
+        order's (its totals computed from them)."""
         data = self.service_data(instance)
         items = data.pop("line_items")
-        services.order_prepare(order=instance, **data)
-        if items is not None:
-            services.order_prepare_items(
-                order=instance, line_items=items, totals_given=tuple(self.given_totals(instance))
-            )
+        keep = items is None
+        if keep:
+            items = [
+                services.LineItemInput(product=li.product, quantity=li.quantity, price=li.price)
+                for li in self.stored.get(instance.pk, [])
+            ]
+        instance._import_rows = bulk.order_prepare(instance, data, items, new=not keep)
+        instance._import_keep_rows = keep
+
+    def item(self, number: int, instance) -> bulk.Item:
+        item = super().item(number, instance)
+        item.rows = instance._import_rows
+        item.keep_rows = instance._import_keep_rows
+        item.customer_before = self.customers_before.get(instance.pk)
+        return item
+
+    def writes_fields(self) -> tuple[str, ...]:
+        return bulk.ORDER_WRITTEN
+
+    def save_batch(self) -> None:
+        if any(item.instance._state.adding and item.instance.pk for item in self.items):
+            self.kept_ids = True
+        bulk.save(Order, self.items, fields=self.writes_fields(), before=self.before)
 
     def get_export_queryset_for_stream(self, queryset):
         items = LineItem.objects.select_related("product").only(

@@ -124,18 +124,18 @@ def test_an_import_checks_outside_a_transaction_then_writes_in_batches(
 ):
     settings.IMPORT_BATCH_ROWS = 2
     seen, written = [], []
-    prepare, save = CustomerResource.prepare, CustomerResource.do_instance_save
+    prepare, save = CustomerResource.prepare, CustomerResource.save_batch
 
     def spy(self, instance):
         seen.append(connection.in_atomic_block)
         prepare(self, instance)
 
-    def save_spy(self, instance, is_create):
-        written.append(connection.in_atomic_block)
-        save(self, instance, is_create)
+    def save_spy(self):
+        written.append((connection.in_atomic_block, len(self.items)))
+        save(self)
 
     monkeypatch.setattr(CustomerResource, "prepare", spy)
-    monkeypatch.setattr(CustomerResource, "do_instance_save", save_spy)
+    monkeypatch.setattr(CustomerResource, "save_batch", save_spy)
     data = tablib.Dataset(headers=["email", "first_name", "last_name"])
     for n in range(5):
         data.append([f"c{n}@example.com", "C", str(n)])
@@ -146,11 +146,10 @@ def test_an_import_checks_outside_a_transaction_then_writes_in_batches(
     assert result.totals["new"] == 5
     assert len(result.rows) == 5
     assert Customer.objects.count() == 5
-    # The check of every row runs outside a transaction; the writes in one per batch.
-    # (The service validates each row again as it writes it, so the write pass does not
-    # prepare the rows a second time.)
-    assert seen == [False] * 5
-    assert written == [True] * 5
+    # The check of every row runs outside a transaction; the writes prepare each row again
+    # (nothing was kept from the check) and write a batch at once, in one transaction each.
+    assert seen == [False] * 5 + [True] * 5
+    assert written == [(True, 2), (True, 2), (True, 1)]
 
 
 def test_a_long_text_cell_of_a_normal_workbook_is_refused(settings):

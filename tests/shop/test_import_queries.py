@@ -38,15 +38,43 @@ def test_an_order_import_fetches_its_customers_and_products_once_a_pass(store):
     assert _reads(sql, "shop_product") == 2
 
 
-def test_each_more_order_of_an_import_costs_the_same_queries(store):
+def _rows(count: int, email: str, handle: str, *, first_id: int, quantity: int = 1):
+    """`count` orders, half of them named by a free id, half by a reference."""
+    headers = ["id", "reference", "customer_email", "line_items", "financial_status"]
+    data = tablib.Dataset(headers=headers)
+    for n in range(count):
+        pk, reference = (first_id + n, "") if n % 2 else ("", f"R{first_id + n}")
+        data.append([pk, reference, email, f"{handle} x {quantity}", "successful"])
+    return data
+
+
+def _worker_resource() -> OrderResource:
+    resource = OrderResource()
+    resource._meta.skip_diff = True  # as the worker's check: counts, not each row's values
+    return resource
+
+
+@pytest.mark.parametrize("count", [1, 40])
+def test_an_import_batch_costs_the_same_queries_whatever_its_size(
+    store, count, django_assert_num_queries
+):
     customer, product = CustomerFactory(), ProductFactory()
+    new = _rows(count, customer.email, product.handle, first_id=1000)
 
-    one = len(_import(1, customer.email, product.handle))
-    two = len(_import(2, customer.email, product.handle))
-    three = len(_import(3, customer.email, product.handle))
+    # Check: the store (twice: the resource, the batch), the orders by id and by reference
+    # (none found: no line items to read), the customers, the products, the orders' and the
+    # line items' check constraints (one query each). Write: a savepoint, the same reads
+    # (orders locked on PostgreSQL) and checks, the orders (an INSERT for those with an id,
+    # one for the others), their line items, the dashboard's three figures and the outbox.
+    with django_assert_num_queries(8 + 16 if count > 1 else 7 + 14):
+        result = _worker_resource().import_data(new, dry_run=False)
+    assert result.totals["new"] == count
 
-    # Checking a row: the store, that its customer and product exist, the order's and the line
-    # item's check constraints (one query each, in a savepoint). Writing it: the same again
-    # (the service validates), the totals' check, the inserts, the dashboard's figures (the
-    # order's row locked, three upserts) and the outbox row, in savepoints.
-    assert three - two == two - one == 36
+    # Again, changed: the orders by id and by reference and their line items (a query each,
+    # each pass); one UPDATE of the orders, their line items replaced (a DELETE, an INSERT),
+    # the figures the change moves (the status is the same: two upserts).
+    changed = _rows(count, customer.email, product.handle, first_id=1000, quantity=2)
+    with django_assert_num_queries(9 + 16 if count > 1 else 8 + 15):
+        result = _worker_resource().import_data(changed, dry_run=False)
+    assert result.totals["update"] == count
+    assert Order.objects.filter(line_items__quantity=2).count() == count
