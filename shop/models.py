@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 
 from .validators import (
+    CachedChoices,
     currency_choices,
     validate_currency,
     validate_locale,
@@ -66,7 +67,7 @@ def currency_field(**kwargs) -> models.CharField:
     return models.CharField(
         "currency",
         max_length=3,
-        choices=currency_choices,
+        choices=CachedChoices(currency_choices),
         validators=[validate_currency],
         help_text="ISO 4217 code, e.g. EGP or USD.",
         **kwargs,

@@ -85,8 +85,18 @@ class ExplainedWidget(widgets.Widget):
             raise ValueError(f"Enter {self.expected}, not {value!r}.") from exc
 
 
+PLAIN_AMOUNT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+
 class MoneyWidget(ExplainedWidget, widgets.DecimalWidget):
     expected = "an amount such as 12.50"
+
+    def clean(self, value, row=None, **kwargs):
+        # An amount as an export writes it needs no locale's separators: read it directly
+        # (the widget's own reading is a tenth of an order's import).
+        if isinstance(value, str) and PLAIN_AMOUNT.match(text := value.strip()):
+            return Decimal(text)
+        return super().clean(value, row=row, **kwargs)
 
 
 class WholeNumberWidget(ExplainedWidget, widgets.IntegerWidget):

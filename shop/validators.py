@@ -8,6 +8,7 @@ import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils import timezone
+from django.utils.choices import CallableChoiceIterator
 
 
 @cache
@@ -25,6 +26,15 @@ def currency_choices() -> tuple[tuple[str, str], ...]:
     """Return (code, "CODE - Name") pairs sorted by code (a callable, so migrations don't
     copy the list)."""
     return _currency_choices()
+
+
+class CachedChoices(CallableChoiceIterator):
+    """A callable's choices that iterate its cached pairs as they are. Django's own normalises
+    the pairs again on each pass, and Field.validate walks them for every record a batch
+    checks; deconstructed as the callable, so migrations do not change."""
+
+    def __iter__(self):
+        return iter(self.func())
 
 
 def _known(value: str, known: frozenset[str], message: str, code: str) -> None:
