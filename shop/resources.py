@@ -127,6 +127,37 @@ def optional(attribute: str, widget: widgets.Widget | None = None) -> fields.Fie
     )
 
 
+def _widget_for(field: models.Field, *, optional: bool) -> widgets.Widget:
+    """The widget that reads a model field's cells (a relation: see RELATIONS)."""
+    if isinstance(field, models.ForeignKey):
+        return RELATIONS[field.related_model][1]()
+    if isinstance(field, models.DecimalField):
+        return MoneyWidget()
+    if isinstance(field, models.IntegerField):
+        return WholeNumberWidget()
+    if isinstance(field, models.BooleanField):
+        return widgets.BooleanWidget()
+    if isinstance(field, models.DateTimeField):
+        return StoreDateTimeWidget()
+    return OptionalTextWidget() if optional else TextWidget()
+
+
+def spec_field(spec: services.Field, model_field: models.Field) -> fields.Field:
+    """An import column from a service's field spec and the model's field: its widget by the
+    field's type; a field with a default is optional (a blank cell leaves the value alone: the
+    default on create, the record's on update), another takes a blank cell as given."""
+    optional = spec.default is not None
+    column = spec.name
+    if isinstance(model_field, models.ForeignKey):
+        column = RELATIONS[model_field.related_model][0].format(name=spec.name)
+    return fields.Field(
+        attribute=spec.name,
+        column_name=column,
+        widget=_widget_for(model_field, optional=optional),
+        saves_null_values=not optional,
+    )
+
+
 class LiveRecordWidget(widgets.ForeignKeyWidget):
     """A live record named by a natural key (`lookup`); an empty cell is none."""
 
@@ -178,6 +209,13 @@ class ParentWidget(LiveRecordWidget):
             if pending is None:
                 raise
             return pending
+
+
+# A relation's column names its record by a natural key: (column, widget).
+RELATIONS: dict[Any, tuple[str, Callable[[], widgets.Widget]]] = {
+    Customer: ("customer_email", customer_by_email),
+    Category: ("{name}", category_by_handle),
+}
 
 
 def id_field() -> fields.Field:
@@ -316,6 +354,14 @@ class ServiceResource(resources.ModelResource):
         use_transactions = True
         skip_unchanged = True
         report_skipped = True
+
+    @classmethod
+    def field_from_django_field(cls, field_name, django_field, readonly):
+        """The columns Meta.fields names come from the entity's spec (shop.services.SPECS)."""
+        spec = {field.name: field for field in services.SPECS.get(django_field.model, ())}
+        if field_name not in spec:
+            return super().field_from_django_field(field_name, django_field, readonly)
+        return spec_field(spec[field_name], django_field)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -619,14 +665,6 @@ class ServiceResource(resources.ModelResource):
 
 class CustomerResource(ServiceResource):
     id = id_field()
-    email = fields.Field(attribute="email", column_name="email", widget=TextWidget())
-    first_name = fields.Field(attribute="first_name", column_name="first_name", widget=TextWidget())
-    last_name = fields.Field(attribute="last_name", column_name="last_name", widget=TextWidget())
-    phone = fields.Field(attribute="phone", column_name="phone", widget=TextWidget())
-    gender = optional("gender")
-    currency = optional("currency")
-    registered_at = optional("registered_at", StoreDateTimeWidget())
-    accepts_marketing = optional("accepts_marketing", widgets.BooleanWidget())
     natural_key = "email"
     match_lookup = "email__iexact"
     batched = True
@@ -654,25 +692,6 @@ class CustomerResource(ServiceResource):
 
 class ProductResource(ServiceResource):
     id = id_field()
-    title = fields.Field(attribute="title", column_name="title", widget=TextWidget())
-    handle = fields.Field(attribute="handle", column_name="handle", widget=TextWidget())
-    sku = fields.Field(attribute="sku", column_name="sku", widget=TextWidget())
-    category = fields.Field(
-        attribute="category", column_name="category", widget=category_by_handle()
-    )
-    vendor = fields.Field(attribute="vendor", column_name="vendor", widget=TextWidget())
-    price = optional("price", MoneyWidget())
-    compare_at_price = fields.Field(
-        attribute="compare_at_price", column_name="compare_at_price", widget=MoneyWidget()
-    )
-    quantity = optional("quantity", WholeNumberWidget())
-    image_url = fields.Field(attribute="image_url", column_name="image_url", widget=TextWidget())
-    url = fields.Field(attribute="url", column_name="url", widget=TextWidget())
-    published_at = fields.Field(
-        attribute="published_at", column_name="published_at", widget=StoreDateTimeWidget()
-    )
-    tags = fields.Field(attribute="tags", column_name="tags", widget=TextWidget())
-    content = fields.Field(attribute="content", column_name="content", widget=TextWidget())
     natural_key = "handle"
     batched = True
 
@@ -708,63 +727,11 @@ class LineItemsField(fields.Field):
 
 class OrderResource(ServiceResource):
     id = id_field()
-    reference = optional("reference")
-    customer = fields.Field(
-        attribute="customer", column_name="customer_email", widget=customer_by_email()
-    )
-    ordered_at = fields.Field(
-        attribute="ordered_at", column_name="ordered_at", widget=StoreDateTimeWidget()
-    )
-    financial_status = fields.Field(
-        attribute="financial_status", column_name="financial_status", widget=TextWidget()
-    )
-    currency = fields.Field(attribute="currency", column_name="currency", widget=TextWidget())
-    country_code = fields.Field(
-        attribute="country_code", column_name="country_code", widget=TextWidget()
-    )
     line_items = LineItemsField(attribute="line_items", column_name="line_items")
-    total_discounts = fields.Field(
-        attribute="total_discounts", column_name="total_discounts", widget=MoneyWidget()
-    )
-    total_tax = fields.Field(attribute="total_tax", column_name="total_tax", widget=MoneyWidget())
-    taxes_included = fields.Field(
-        attribute="taxes_included", column_name="taxes_included", widget=widgets.BooleanWidget()
-    )
-    # Empty: computed from the line items; given (a historical order's): kept.
-    subtotal_price = fields.Field(
-        attribute="subtotal_price", column_name="subtotal_price", widget=MoneyWidget()
-    )
-    total_price = fields.Field(
-        attribute="total_price", column_name="total_price", widget=MoneyWidget()
-    )
-    phone = fields.Field(attribute="phone", column_name="phone", widget=TextWidget())
-    contact_email = fields.Field(
-        attribute="contact_email", column_name="contact_email", widget=TextWidget()
-    )
-    customer_locale = fields.Field(
-        attribute="customer_locale", column_name="customer_locale", widget=TextWidget()
-    )
 
     class Meta:
         model = Order
-        fields = (
-            "id",
-            "reference",
-            "customer",
-            "ordered_at",
-            "financial_status",
-            "currency",
-            "country_code",
-            "line_items",
-            "total_discounts",
-            "total_tax",
-            "taxes_included",
-            "subtotal_price",
-            "total_price",
-            "phone",
-            "contact_email",
-            "customer_locale",
-        )
+        fields = ("id", *services.ORDER_FIELDS, "line_items", *services.ORDER_TOTALS)
         import_id_fields = ("id",)
 
     natural_key = "reference"
@@ -915,14 +882,7 @@ MAX_DEPTH = 6
 
 class CategoryResource(ServiceResource):
     id = id_field()
-    title = fields.Field(attribute="title", column_name="title", widget=TextWidget())
-    handle = fields.Field(attribute="handle", column_name="handle", widget=TextWidget())
-    content = fields.Field(attribute="content", column_name="content", widget=TextWidget())
     parent = fields.Field(attribute="parent", column_name="parent", widget=ParentWidget())
-    available = optional("available", widgets.BooleanWidget())
-    published_at = fields.Field(
-        attribute="published_at", column_name="published_at", widget=StoreDateTimeWidget()
-    )
     natural_key = "handle"
 
     class Meta:
@@ -965,15 +925,6 @@ class StoreResource(ServiceResource):
     """The store's settings: one row, which updates the store (any id names it)."""
 
     id = fields.Field(attribute="id", column_name="id", readonly=True)
-    name = fields.Field(attribute="name", column_name="name", widget=TextWidget())
-    currency = fields.Field(attribute="currency", column_name="currency", widget=TextWidget())
-    time_zone = fields.Field(attribute="time_zone", column_name="time_zone", widget=TextWidget())
-    email = fields.Field(attribute="email", column_name="email", widget=TextWidget())
-    description = fields.Field(
-        attribute="description", column_name="description", widget=TextWidget()
-    )
-    country = fields.Field(attribute="country", column_name="country", widget=TextWidget())
-    base_url = fields.Field(attribute="base_url", column_name="base_url", widget=TextWidget())
 
     class Meta:
         model = Store

@@ -126,6 +126,16 @@ STORE_SPEC = tuple(
 )
 
 
+# Every entity's spec, by model: what the import resources' columns are built from.
+SPECS: dict[type[models.Model], tuple[Field, ...]] = {
+    Customer: CUSTOMER_SPEC,
+    Order: ORDER_SPEC + ORDER_TOTALS_SPEC,
+    Product: PRODUCT_SPEC,
+    Category: CATEGORY_SPEC,
+    Store: STORE_SPEC,
+}
+
+
 def field_names(spec: Iterable[Field]) -> tuple[str, ...]:
     return tuple(field.name for field in spec)
 
