@@ -23,7 +23,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from . import cleaning, figures, services, signals
-from .models import Customer, LineItem, Order, Product, Store
+from .models import REFERENCE_GIVEN, Customer, LineItem, Order, Product, Store
 
 CREATED, UPDATED, ERROR = "created", "updated", "error"
 NOT_WRITTEN = "Not written: another record of this request was refused (all_or_nothing)."
@@ -97,7 +97,7 @@ KEYS: dict[type[models.Model], _Key] = {
     Order: _Key(
         "reference",
         str,
-        lambda qs, keys: qs.filter(reference__in=keys),
+        lambda qs, keys: qs.filter(REFERENCE_GIVEN, reference__in=keys),
         lambda: _constraint_error(Order, "order_reference_unique", "reference"),
     ),
 }

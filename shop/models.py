@@ -26,6 +26,9 @@ from .validators import (
 )
 
 ZERO = Decimal("0.00")
+# The orders the reference's unique index holds. A lookup by reference repeats it, so that
+# the planners use that partial index (neither proves it from `reference IN (...)` alone).
+REFERENCE_GIVEN = Q(reference__isnull=False) & ~Q(reference="")
 MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 CURRENCY_SHAPE = Q(currency__regex=r"^[A-Z]{3}$")
 # The largest integer PostgreSQL's integer column holds; SQLite is held to it too.
@@ -481,7 +484,7 @@ class Order(SoftDeleteModel):
             # Imports and the API find an order by it, so one reference names one order.
             models.UniqueConstraint(
                 fields=["reference"],
-                condition=Q(reference__isnull=False) & ~Q(reference=""),
+                condition=REFERENCE_GIVEN,
                 name="order_reference_unique",
                 violation_error_message="An order with this reference already exists.",
             ),

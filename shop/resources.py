@@ -491,7 +491,7 @@ class ServiceResource(resources.ModelResource):
             key = self.natural_key_of(row)
             if key:
                 keys.add(self.normal_key(key))
-        records = self.records()
+        records = self.records().order_by()
         if self.writing and connection.features.has_select_for_update:
             records = records.select_for_update(of=("self",))
         self.by_id = {r.pk: r for r in records.filter(pk__in=sorted(ids))} if ids else {}
@@ -505,7 +505,9 @@ class ServiceResource(resources.ModelResource):
         return key
 
     def records_by_keys(self, records, keys: list[str]):
-        return records.filter(**{f"{self.natural_key}__in": keys})
+        """The records these natural keys name, as the bulk API finds them (shop.bulk)."""
+        model: Any = self._meta.model
+        return bulk.KEYS[model].lookup(records, keys)
 
     def save_instance(self, instance, is_create, row, **kwargs):
         if not self.batched:
