@@ -80,7 +80,7 @@ def main() -> None:
     _, raw = api_key_create(name="bench", scopes=sorted(SCOPE_NAMES), rate_limit=10**9)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    print(f"{connection.vendor} {server_version()}", flush=True)
+    print(f"{connection.vendor} {server_version()}, load average {os.getloadavg()[0]:.2f}")
 
     started = time.perf_counter()
     for n in range(args.single):
@@ -111,6 +111,7 @@ def main() -> None:
     )
     assert Order.objects.count() == args.single + args.orders
     print(f"  outbox rows: {PushEvent.objects.count():,}", flush=True)
+    print(f"  load average {os.getloadavg()[0]:.2f}", flush=True)
 
 
 if __name__ == "__main__":
