@@ -475,6 +475,12 @@ class ServiceResource(resources.ModelResource):
         if self.batched:
             self.fetch_records(dataset)
 
+    def after_import(self, dataset, result, **kwargs):
+        """A batch is written after this hook: the sequences are advanced once the import
+        has written its batches (advance_sequences), only when a row kept its id."""
+        if not self.batched:
+            super().after_import(dataset, result, **kwargs)
+
     def fetch_records(self, dataset) -> None:
         """Find the records the batch's rows name, by id and by natural key (a query each,
         rows locked when writing); keep track of the keys the batch names."""
