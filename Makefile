@@ -128,4 +128,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench --admin --api $(ARGS)
 	$(BIN)/python -m bench.bulk
 	$(BIN)/python -m bench.webhooks
-	$(BIN)/python -m bench.imports --orders 10000 --postgres
+	$(BIN)/python -m bench.imports --orders 100000 --postgres --push-off

@@ -4,7 +4,9 @@ seed_demo writes a store of N orders into one database; store_export writes it t
 store's settings, categories, products and customers go into a second database through
 store_import, then its orders through the admin's background import, as the worker runs it:
 the check (the preview), then the write. Prints seconds and the ratio to seed_demo, on SQLite
-and (with --postgres, when PostgreSQL's binaries are installed) on PostgreSQL.
+and (with --postgres, when PostgreSQL's binaries are installed) on PostgreSQL. With --push-off,
+the orders also go into a third database with the outbox off (as seed_demo writes), for the
+cost of pushing. The load average is printed beside the figures.
 """
 
 import argparse
