@@ -63,13 +63,11 @@ def pump(chain: str = "") -> int:
         return 0
     when = timezone.now() + timedelta(seconds=settings.PUSH_PUMP_SECONDS)
     pump.using(run_after=when).enqueue(held)
-    started = time.monotonic()
-    sent = 0
-    while time.monotonic() - started < settings.PUSH_PUMP_SECONDS:
-        tried = delivery.deliver_due() + _webhooks_due()
-        sent += tried
-        if not tried:
-            time.sleep(settings.PUSH_POLL_SECONDS)
+    sender = webhooks.Sender()
+    try:
+        sent = _deliver(sender)
+    finally:
+        sender.close()
     delivery.prune()
     webhooks.prune()
     _prune_pump_results()
@@ -80,10 +78,35 @@ def pump(chain: str = "") -> int:
     return sent
 
 
-def _webhooks_due() -> int:
-    """Deliver due webhooks; whatever goes wrong there never stops the push."""
+def _deliver(sender: "webhooks.Sender") -> int:
+    """Push and send webhooks for PUSH_PUMP_SECONDS; return how many were tried.
+
+    Webhooks go out in the sender's threads and are only recorded here, so no subscriber holds
+    up a push. A webhook try still under way when the time is up is waited for, pushing
+    meanwhile; webhooks are still started for a deadline more, so a subscriber that hangs at
+    the end delays no other; then the sender starts nothing and the tries under way come back
+    by their deadline."""
+    started = time.monotonic()
+    until = started + settings.PUSH_PUMP_SECONDS
+    deadline = settings.PUSH_DEADLINE_SECONDS
+    sent = 0
+    while (now := time.monotonic()) < until or sender.busy:
+        if now >= until + deadline:
+            sender.stop()
+        if now >= until + deadline * 3:  # a send stuck beyond its deadline (a slow resolver)
+            logger.warning("A webhook send outlived its deadline; its claim will lapse.")
+            break
+        tried = delivery.deliver_due() + _webhooks(sender)
+        sent += tried
+        if not tried:
+            sender.wait(settings.PUSH_POLL_SECONDS)
+    return sent
+
+
+def _webhooks(sender: "webhooks.Sender") -> int:
+    """Record and start webhook flights; whatever goes wrong there never stops the push."""
     try:
-        return webhooks.deliver_due()
+        return sender.step()
     except Exception:
         logger.exception("Webhook delivery failed; its rows are claimed again when due.")
         return 0
