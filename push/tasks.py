@@ -82,15 +82,18 @@ def _deliver(sender: "webhooks.Sender") -> int:
     """Push and send webhooks for PUSH_PUMP_SECONDS; return how many were tried.
 
     Webhooks go out in the sender's threads and are only recorded here, so no subscriber holds
-    up a push. A webhook try still under way when the time is up is waited for, pushing
-    meanwhile; webhooks are still started for a deadline more, so a subscriber that hangs at
-    the end delays no other; then the sender starts nothing and the tries under way come back
-    by their deadline."""
+    up a push. When the time is up the sender winds down: flights under way stop after their
+    try, which ends by its deadline, and meanwhile the pump goes on pushing and serving the
+    subscribers that are not failing, so one that hangs at the end delays no other. A deadline
+    later it starts nothing more, and the tries under way (of subscribers that were answering)
+    come back."""
     started = time.monotonic()
     until = started + settings.PUSH_PUMP_SECONDS
     deadline = settings.PUSH_DEADLINE_SECONDS
     sent = 0
     while (now := time.monotonic()) < until or sender.busy:
+        if now >= until:
+            sender.wind_down()
         if now >= until + deadline:
             sender.stop()
         if now >= until + deadline * 3:  # a send stuck beyond its deadline (a slow resolver)

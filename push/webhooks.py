@@ -34,7 +34,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -400,10 +400,15 @@ def fan_out(*, limit: int = 1000) -> int:
 
 
 def _claim(
-    per_subscription: int, *, subscribers: int, busy: set[int] | None = None
+    per_subscription: int,
+    *,
+    subscribers: int,
+    busy: set[int] | None = None,
+    answering_only: bool = False,
 ) -> list[WebhookDelivery]:
     """Take the due rows of up to `subscribers` subscribers, those waiting longest first, but
-    none of `busy` (subscribers with a flight under way here)."""
+    none of `busy` (subscribers with a flight under way here) and, if `answering_only`, none
+    that is failing."""
     now = timezone.now()
     due = WebhookDelivery.objects.filter(
         status__in=[Status.PENDING, Status.SENDING], due_at__lte=now, subscription__active=True
@@ -414,6 +419,8 @@ def _claim(
         return []
     if busy:
         due = due.exclude(subscription_id__in=busy)
+    if answering_only:
+        due = due.filter(subscription__failing_since__isnull=True)
     waiting = (
         due.values("subscription_id")
         .annotate(oldest=Min("due_at"))
@@ -517,6 +524,7 @@ class Flight:
     subscription: WebhookSubscription
     jobs: list[Job]
     future: Future | None
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 def _settle(flight: Flight, now, delivered: list[Job]) -> int:
@@ -549,14 +557,19 @@ def _settle(flight: Flight, now, delivered: list[Job]) -> int:
 
 class Sender:
     """A worker's webhook flights: each subscriber's rows sent in a thread of their own, every
-    query on the caller's thread (see the module's docstring)."""
+    query on the caller's thread (see the module's docstring).
+
+    To end, the caller winds it down (flights under way stop after their try, and only
+    subscribers that are not failing get new flights), then stops it (nothing new starts) and
+    collects until nothing is busy."""
 
     def __init__(self, *, threads: int | None = None, per_subscription: int = 50):
         self.threads = threads or settings.WEBHOOK_THREADS
         self.per_subscription = per_subscription
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="webhooks")
         self._flights: dict[int, Flight] = {}
-        self._stop = threading.Event()
+        self._winding_down = False
+        self._stopped = False
 
     @property
     def busy(self) -> bool:
@@ -568,7 +581,7 @@ class Sender:
         under way, as threads are free; never wait for a send. Return how many were tried."""
         tried = self.collect()
         free = self.threads - len(self._flights)
-        if free > 0 and not self._stop.is_set():
+        if free > 0 and not self._stopped:
             self.start(subscribers=free)
         return tried
 
@@ -577,7 +590,12 @@ class Sender:
         sending them; return how many subscribers got a flight."""
         fan_out()
         claimed_at = time.monotonic()
-        claimed = _claim(self.per_subscription, subscribers=subscribers, busy=set(self._flights))
+        claimed = _claim(
+            self.per_subscription,
+            subscribers=subscribers,
+            busy=set(self._flights),
+            answering_only=self._winding_down,
+        )
         if not claimed:
             return 0
         # A try starts only if it ends, by its deadline, well inside the claim's lease.
@@ -607,10 +625,9 @@ class Sender:
                 )
                 self._flights[sub_id] = Flight(subscription, jobs, None)
                 continue
-            future = self._pool.submit(
-                _send_all, jobs, subscription.url, secret, last_start, self._stop
-            )
-            self._flights[sub_id] = Flight(subscription, jobs, future)
+            stop = threading.Event()
+            future = self._pool.submit(_send_all, jobs, subscription.url, secret, last_start, stop)
+            self._flights[sub_id] = Flight(subscription, jobs, future, stop)
         return started
 
     def collect(self) -> int:
@@ -644,12 +661,23 @@ class Sender:
         else:
             wait_for(futures, timeout, return_when=FIRST_COMPLETED)
 
+    def wind_down(self) -> None:
+        """Flights under way stop after their try (their other rows are handed back, due at
+        once), and from now on only subscribers that are not failing get flights."""
+        if self._winding_down:
+            return
+        self._winding_down = True
+        for flight in self._flights.values():
+            flight.stop.set()
+
     def stop(self) -> None:
         """Start nothing more: flights end after the try under way (by its deadline)."""
-        self._stop.set()
+        self._stopped = True
+        for flight in self._flights.values():
+            flight.stop.set()
 
     def close(self) -> None:
-        self._stop.set()
+        self.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
