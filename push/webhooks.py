@@ -648,18 +648,16 @@ class Sender:
         return tried
 
     def wait(self, timeout: float | None) -> None:
-        """Sleep until a flight comes back, at most `timeout` seconds (None: all of them)."""
-        if any(f.future is None for f in self._flights.values()):
-            return  # one is back already
+        """Sleep until a flight comes back, at most `timeout` seconds; None: until all are."""
         futures = [f.future for f in self._flights.values() if f.future is not None]
-        if not futures:
-            if timeout:
-                time.sleep(timeout)
-            return
         if timeout is None:
             wait_for(futures)
-        else:
+        elif len(futures) < len(self._flights):
+            return  # one has nothing to send: it is back already
+        elif futures:
             wait_for(futures, timeout, return_when=FIRST_COMPLETED)
+        else:
+            time.sleep(timeout)
 
     def wind_down(self) -> None:
         """Flights under way stop after their try (their other rows are handed back, due at
