@@ -43,7 +43,7 @@ from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Case, F, Min, Value, When
+from django.db.models import Case, F, Min, Q, Value, When
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
@@ -548,10 +548,13 @@ def _settle(flight: Flight, now, delivered: list[Job]) -> int:
             again = fields["due_at"]
     _subscriber_health(subscription, jobs, now)
     unsent = [job.delivery.pk for job in jobs if job.outcome is None]
-    if unsent:
-        WebhookDelivery.objects.filter(id__in=unsent, status=Status.SENDING).update(
-            status=Status.PENDING, due_at=again
-        )
+    handed_back = Q(id__in=unsent, status=Status.SENDING)
+    if again > now:
+        # Its rows fanned out since the claim wait too, rather than hang on their own.
+        handed_back |= Q(subscription=subscription, status=Status.PENDING, due_at__lt=again)
+    elif not unsent:
+        return tried
+    WebhookDelivery.objects.filter(handed_back).update(status=Status.PENDING, due_at=again)
     return tried
 
 
