@@ -4,7 +4,8 @@
 PUSH_POLL_SECONDS when idle. Before anything else it enqueues its successor to run when it
 ends, so a worker killed mid-delivery leaves the next pump waiting: a restarted worker carries
 on. Events are claimed through the database (push/delivery.py), so any number of workers, on
-any backend, never send the same event at once.
+any backend, never send the same event at once. Webhooks for the store's own systems go out
+from the same pump through a `webhooks.Sender`, whose threads the pump never waits for.
 
 Nothing starts the pump by hand: each write that fills the outbox calls `pump_ensure` once its
 transaction commits, which enqueues a pump only when no chain of pumps holds the lease. The
