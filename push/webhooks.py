@@ -517,6 +517,10 @@ def _subscriber_health(subscription: WebhookSubscription, jobs: list[Job], now) 
     WebhookSubscription.objects.filter(pk=subscription.pk).update(**fields)
 
 
+# How long a sender waits, once a flight is back, for the others under way.
+LINGER_SECONDS = 0.02
+
+
 @dataclass
 class Flight:
     """One subscriber's claimed rows, being sent in a thread (no future: nothing to send)."""
@@ -658,7 +662,11 @@ class Sender:
         elif len(futures) < len(self._flights):
             return  # one has nothing to send: it is back already
         elif futures:
-            wait_for(futures, timeout, return_when=FIRST_COMPLETED)
+            done, pending = wait_for(futures, timeout, return_when=FIRST_COMPLETED)
+            if done and pending:
+                # Flights of a backlog come back close together: a moment's wait lets one claim
+                # take their next rows, so each record is rendered once for all of them.
+                wait_for(pending, LINGER_SECONDS)
         else:
             time.sleep(timeout)
 
