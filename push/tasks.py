@@ -79,7 +79,7 @@ def pump(chain: str = "") -> int:
     return sent
 
 
-def _deliver(sender: "webhooks.Sender") -> int:
+def _deliver(sender: webhooks.Sender) -> int:
     """Push and send webhooks for PUSH_PUMP_SECONDS; return how many were tried.
 
     Webhooks go out in the sender's threads and are only recorded here, so no subscriber holds
@@ -107,7 +107,7 @@ def _deliver(sender: "webhooks.Sender") -> int:
     return sent
 
 
-def _webhooks(sender: "webhooks.Sender") -> int:
+def _webhooks(sender: webhooks.Sender) -> int:
     """Record and start webhook flights; whatever goes wrong there never stops the push."""
     try:
         return sender.step()

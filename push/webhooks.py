@@ -12,7 +12,8 @@ nothing in flight and starts them; the pump (push/tasks.py) calls it between its
 converted.in. So a subscriber that hangs holds one thread for at most PUSH_DEADLINE_SECONDS a
 try, never the pump (nor the push) and never another subscriber, whose next rows are claimed as
 soon as its own flight is back. After a failure a flight stops, and the rest of its rows wait
-with the failed one for its retry.
+with the failed one for its retry. Only when every thread is held by a hanging subscriber does
+another wait, for a free thread.
 
 The threads only send: they touch no database. Claims, rendering (one query per entity, with
 the API's output serializer, deleted records included) and outcomes all run on the caller's
@@ -693,7 +694,7 @@ class Sender:
 def deliver_due(*, per_subscription: int = 50) -> int:
     """One round, waited for: fan out, send every subscriber's due rows once (subscribers in
     parallel), record the outcomes; return how many were tried. The worker does not wait so
-    (`Sender.step`); this serves scripts, the benchmark's reference and tests."""
+    (`Sender.step`); this serves scripts and tests."""
     sender = Sender(per_subscription=per_subscription)
     try:
         sender.start(subscribers=100)
