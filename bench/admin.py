@@ -48,7 +48,7 @@ def _pages(order_id: int, email: str, customer, customers: int) -> list[tuple[st
 def _plans(order_id: int, email: str) -> dict[str, str]:
     from django.db import connection
 
-    from shop import admin_lists
+    from backoffice import admin_lists
     from shop.models import Order
 
     def explain(sql: str, params=()) -> str:
