@@ -201,18 +201,15 @@ def webhook_subscription_delete(*, subscription: WebhookSubscription) -> None:
 # Bodies -------------------------------------------------------------------------------------
 
 
+# Each kind's REST API viewset, set by the API when it loads (shop/api/apps.py): a webhook
+# carries what the API answers, and push sits below the API, so it does not import it.
+RECORD_VIEWSETS: dict[str, Any] = {}
+
+
 def render_records(entity: str, ids: list[int]) -> dict[int, dict]:
     """What `GET /api/v1/<entity>/<id>` answers for each record, deleted ones too (with
     deleted_at): the API viewset's detail queryset and output serializer, one query a kind."""
-    from shop.api import views  # the API's surface; imported late, at delivery time
-
-    viewsets = {
-        "orders": views.OrderViewSet,
-        "customers": views.CustomerViewSet,
-        "products": views.ProductViewSet,
-        "categories": views.CategoryViewSet,
-    }
-    view = viewsets[entity]()
+    view = RECORD_VIEWSETS[entity]()
     view.action = "render"  # no request: no query parameters such as a customer's currency
     records = view.detail_queryset().filter(pk__in=ids)
     output: Any = view.serializer_class

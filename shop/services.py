@@ -8,14 +8,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from . import figures, quality, signals
+from . import figures, signals
 from .cleaning import full_clean
 from .models import (
     ZERO,
@@ -24,7 +23,6 @@ from .models import (
     LineItem,
     Order,
     Product,
-    QualityRun,
     Store,
     store_currency,
 )
@@ -618,37 +616,3 @@ WRITES: dict[type[models.Model], Writes] = {
     Product: _writes(PRODUCT_SPEC, "product"),
     Category: _writes(CATEGORY_SPEC, "category"),
 }
-
-
-@transaction.atomic
-def quality_run_request() -> QualityRun | None:
-    """Ask the worker to count the data quality report, unless a run is waiting or running.
-
-    Returns the new run, or None when one is under way. Two requests at the same instant may
-    both start a run: the count is then made twice, and the later result is kept.
-    """
-    from .tasks import quality_compute  # the task calls back into this module
-
-    if QualityRun.objects.pending(since=quality.run_lost_before()).exists():
-        return None
-    run = QualityRun.objects.create(requested_at=timezone.now())
-    transaction.on_commit(partial(quality_compute.enqueue, run.pk))
-    return run
-
-
-def quality_run_compute(*, run: QualityRun | None = None) -> QualityRun:
-    """Count the data quality report now into `run` (a new one if None); drop older runs."""
-    if run is None:
-        run = QualityRun.objects.create(requested_at=timezone.now())
-    try:
-        counts = quality.count_all()
-    except Exception:
-        QualityRun.objects.filter(pk=run.pk).delete()  # not left waiting: the page offers again
-        raise
-    run.counts = counts
-    run.computed_at = timezone.now()
-    with transaction.atomic():
-        # Raises if a newer run dropped this one meanwhile, rather than bringing it back.
-        run.save(update_fields=["counts", "computed_at"])
-        QualityRun.objects.filter(requested_at__lt=run.requested_at).delete()
-    return run

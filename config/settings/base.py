@@ -44,24 +44,25 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "push",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestLogMiddleware",
+    "core.middleware.RequestLogMiddleware",
     "shop.api.middleware.NoStoreMiddleware",
-    "config.middleware.RefusePlainHttpMiddleware",
+    "core.middleware.RefusePlainHttpMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "config.middleware.DatabaseUnavailableMiddleware",
-    "config.middleware.RefuseNulMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
+    "core.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "config.middleware.AdminLoginThrottleMiddleware",
-    "config.middleware.StoreTimeZoneMiddleware",
+    "core.middleware.AdminLoginThrottleMiddleware",
+    "backoffice.middleware.StoreTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -204,8 +205,8 @@ ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "config.middleware.JsonLinesFormatter"}},
-    "filters": {"redact_feed_paths": {"()": "config.middleware.RedactFeedPaths"}},
+    "formatters": {"json": {"()": "core.middleware.JsonLinesFormatter"}},
+    "filters": {"redact_feed_paths": {"()": "core.middleware.RedactFeedPaths"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {

@@ -5,3 +5,18 @@ class ApiConfig(AppConfig):
     name = "shop.api"
     label = "api"
     verbose_name = "REST API"
+
+    def ready(self):
+        from push import webhooks
+
+        from . import views
+
+        # A webhook's record is what GET /api/v1/<entity>/<id> answers (push/webhooks.py).
+        webhooks.RECORD_VIEWSETS.update(
+            {
+                "orders": views.OrderViewSet,
+                "customers": views.CustomerViewSet,
+                "products": views.ProductViewSet,
+                "categories": views.CategoryViewSet,
+            }
+        )

@@ -1,7 +1,7 @@
 """The converted.in connection page in the admin: what to paste into converted.in, the feed
 tokens, the feed's recent requests and crawls, and a preview of each endpoint.
 
-Mounted under /admin/convertedin/ by config/urls.py; every view is wrapped by the admin
+Mounted under /admin/convertedin/ by backoffice/urls.py; every view is wrapped by the admin
 site's `admin_view`, so it needs a staff login like the rest of the admin.
 """
 
@@ -23,17 +23,17 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from feeds.builders import ENDPOINTS, PAGED, build_payload, render_endpoint
+from feeds.models import FeedRequest, FeedToken
+from feeds.pagination import DEFAULT_PER_PAGE
+from feeds.tokens import feed_token_check, feed_token_revoke
 from push import tasks as push_tasks
-from push import views as push_views
 from push.tokens import convertedin_token_add
-from shop.charts import Point, bar_line_chart
-from shop.dashboard import EpochBucket
 from shop.models import Store
 
-from .builders import ENDPOINTS, PAGED, build_payload, render_endpoint
-from .models import FeedRequest, FeedToken
-from .pagination import DEFAULT_PER_PAGE
-from .tokens import feed_token_check, feed_token_revoke
+from . import push_pages
+from .charts import Point, bar_line_chart
+from .dashboard import EpochBucket
 
 app_name = "feeds-connection"
 
@@ -241,7 +241,7 @@ def connection_view(request):
         context["calls_today"] = FeedRequest.objects.filter(
             created_at__gte=now - timedelta(hours=24)
         ).count()
-    context.update(push_views.push_context(user))
+    context.update(push_pages.push_context(user))
     if "push" in context:
         context["push_destination"] = push_destination()
         context["push_stall"] = push_tasks.stall_report(now)
@@ -307,8 +307,8 @@ urlpatterns = [
     path("tokens/add/", _admin(token_add_view), name="token-add"),
     path("tokens/<int:pk>/revoke/", _admin(token_revoke_view), name="token-revoke"),
     path("preview/<str:endpoint>/", _admin(preview_view), name="preview"),
-    path("push/pause/", _admin(push_views.pause_view), name="push-pause"),
-    path("push/resume/", _admin(push_views.resume_view), name="push-resume"),
-    path("push/token/", _admin(push_views.paste_token_view), name="push-token"),
-    path("push/<int:pk>/retry/", _admin(push_views.retry_view), name="push-retry"),
+    path("push/pause/", _admin(push_pages.pause_view), name="push-pause"),
+    path("push/resume/", _admin(push_pages.resume_view), name="push-resume"),
+    path("push/token/", _admin(push_pages.paste_token_view), name="push-token"),
+    path("push/<int:pk>/retry/", _admin(push_pages.retry_view), name="push-retry"),
 ]

@@ -14,7 +14,7 @@ from django.utils import formats
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from shop import admin_lists
+from backoffice import admin_lists
 
 register = template.Library()
 

@@ -6,9 +6,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.defaults import page_not_found, server_error
 
+from core.middleware import MACHINE_PREFIXES
 from push.tasks import stalled_since
-
-MACHINE_PREFIXES = ("/api/", "/convertedin/", "/healthz")
 
 
 def _wants_json(request) -> bool:

@@ -4,8 +4,8 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import number_format
 
-from shop.charts import Point, bar_line_chart
-from shop.dashboard import dashboard
+from backoffice.charts import Point, bar_line_chart
+from backoffice.dashboard import dashboard
 from shop.models import Order
 
 register = template.Library()

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.db import connection, models
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.utils import timezone
 
-from .figures import BUCKET_SECONDS, DAY_SECONDS, cents_sql, epoch_seconds
-from .models import (
+from shop.figures import BUCKET_SECONDS, DAY_SECONDS, cents_sql, epoch_seconds
+from shop.models import (
     ZERO,
     Customer,
     LineItem,
@@ -28,6 +28,7 @@ from .models import (
     StatusFigures,
     Store,
 )
+from shop.validators import store_zone
 
 CHART_DAYS = 90
 PERIOD_DAYS = 30
@@ -107,14 +108,6 @@ class Dashboard:
     @property
     def period_start(self) -> date:
         return self.today - timedelta(days=PERIOD_DAYS - 1)
-
-
-def store_zone(store: Store) -> ZoneInfo:
-    """The store's zone; UTC when the stored name is not one (the admin index must render)."""
-    try:
-        return ZoneInfo(store.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -22,11 +22,12 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
-from . import admin_lists, exports, imports, quality, services, validators
-from .admin_shared import OptionsFilter
-from .models import ZERO, Category, Customer, ImportRun, LineItem, Order, Product, Store
-from .resources import CategoryResource, CustomerResource, OrderResource, ProductResource
-from .tasks import import_confirm, import_start
+from backoffice import admin_lists
+from backoffice.admin_shared import OptionsFilter
+from shop import exports, imports, quality, services, validators
+from shop.models import ZERO, Category, Customer, ImportRun, LineItem, Order, Product, Store
+from shop.resources import CategoryResource, CustomerResource, OrderResource, ProductResource
+from shop.tasks import import_confirm, import_start, quality_run_request
 
 admin.site.site_header = "Store admin"
 admin.site.site_title = "Store admin"
@@ -358,7 +359,7 @@ class StoreAdmin(admin.ModelAdmin):
         if not visible:
             raise PermissionDenied
         if request.method == "POST":
-            if services.quality_run_request() is None:
+            if quality_run_request() is None:
                 messages.info(request, "The report is being recomputed: refresh in a minute.")
             else:
                 messages.success(request, "Recomputing: refresh in a minute.")

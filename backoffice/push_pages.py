@@ -1,5 +1,6 @@
 """The push section of the converted.in connection page: state, queue, delivery log, and the
-staff's POSTs (pause, resume, retry now, paste the token again). Mounted by feeds/connection.py.
+staff's POSTs (pause, resume, retry now, paste the token again). Mounted by
+backoffice/connection.py.
 """
 
 from datetime import timedelta
@@ -15,9 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .models import PushEvent, PushState
-from .selectors import delivery_log
-from .tokens import push_token, push_token_missing, push_token_paste
+from push.models import PushEvent, PushState
+from push.selectors import delivery_log
+from push.tokens import push_token, push_token_missing, push_token_paste
 
 LOG_ROWS = 50
 Status = PushEvent.Status

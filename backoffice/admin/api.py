@@ -3,10 +3,9 @@
 from django import forms
 from django.contrib import admin, messages
 
-from shop.admin_shared import OptionsFilter, revoke_rows
-
-from .models import SCOPES, ApiKey
-from .services import api_key_create, api_key_revoke, api_key_update
+from backoffice.admin_shared import OptionsFilter, revoke_rows
+from shop.api.models import SCOPES, ApiKey
+from shop.api.services import api_key_create, api_key_revoke, api_key_update
 
 
 class ApiKeyForm(forms.ModelForm):

@@ -1,12 +1,12 @@
 """Admin for the feed's request log.
 
-The feed tokens' admin is registered by push/admin.py: adding a token there also keeps the
-copy pushes carry (push.tokens.convertedin_token_add), and feeds does not import push.
+The feed tokens' admin is registered by backoffice/admin/push.py: adding a token there also
+keeps the copy pushes carry (push.tokens.convertedin_token_add).
 """
 
 from django.contrib import admin
 
-from .models import FeedRequest
+from feeds.models import FeedRequest
 
 
 @admin.register(FeedRequest)

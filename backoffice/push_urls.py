@@ -1,9 +1,9 @@
-"""The push's own staff pages, under /admin/convertedin/push/ (config/urls.py)."""
+"""The push's own staff pages, under /admin/convertedin/push/ (backoffice/urls.py)."""
 
 from django.contrib import admin
 from django.urls import path
 
-from . import views
+from . import push_pages as views
 
 app_name = "push"
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from shop.dashboard import dashboard
+from backoffice.dashboard import dashboard
 from shop.models import Order
 from shop.quality import report
 

@@ -15,7 +15,7 @@ from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan, Starts
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from .models import Customer, PhoneDigits
+from shop.models import Customer, PhoneDigits
 
 # The feed's live-row counters (feeds/counters.py owns them; the domain does not import the
 # feed, so the names are repeated here and a test asserts they agree): live rows of a table

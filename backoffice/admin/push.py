@@ -1,8 +1,7 @@
 """Admin for converted.in's tokens (paste one in, revoke it; never shown).
 
-It lives here rather than in feeds/admin.py because adding a token is one service of this
-app (`convertedin_token_add`: the feed's keyed hash and the copy pushes carry, together),
-and feeds does not import push.
+It lives here rather than in backoffice/admin/feeds.py because adding a token is one service
+of push (`convertedin_token_add`: the feed's keyed hash and the copy pushes carry, together).
 """
 
 from django import forms
@@ -11,13 +10,12 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
+from backoffice.admin_shared import revoke_rows
 from feeds.models import FeedToken
 from feeds.tokens import feed_token_check, feed_token_revoke
-from shop.admin_shared import revoke_rows
-
-from .models import WebhookDelivery, WebhookSubscription
-from .tokens import convertedin_token_add
-from .webhooks import (
+from push.models import WebhookDelivery, WebhookSubscription
+from push.tokens import convertedin_token_add
+from push.webhooks import (
     TOPICS,
     target_addresses,
     webhook_subscription_create,

@@ -1,4 +1,4 @@
-"""Request logging and admin login protection."""
+"""Request logging, admin login protection, and what every request is refused or told."""
 
 import hashlib
 import json
@@ -14,6 +14,9 @@ from django.urls import reverse
 from core import ratelimit
 
 request_log = logging.getLogger("request")
+
+# Paths machine clients call: errors there answer JSON, and plain HTTP there is refused.
+MACHINE_PREFIXES = ("/api/", "/convertedin/", "/healthz")
 
 
 class JsonLinesFormatter(logging.Formatter):
@@ -174,31 +177,6 @@ class DatabaseUnavailableMiddleware:
         return response
 
 
-class StoreTimeZoneMiddleware:
-    """Show and read dates in the admin in the store's time zone, not UTC.
-
-    The store's row is loaded once per admin request and kept on `request.store` for the
-    pages that need it (the dashboard), so it costs no second query.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.prefix = "/admin/"
-
-    def __call__(self, request):
-        if not request.path.startswith(self.prefix):
-            return self.get_response(request)
-        from zoneinfo import ZoneInfo
-
-        from django.utils import timezone
-
-        from shop.models import Store
-
-        request.store = Store.load()
-        with timezone.override(ZoneInfo(request.store.time_zone)):
-            return self.get_response(request)
-
-
 def _nul_fields(values) -> list[str]:
     return [
         key.replace("\x00", "\\0")
@@ -245,8 +223,6 @@ class RefusePlainHttpMiddleware:
 
     def __call__(self, request):
         if settings.SECURE_SSL_REDIRECT and not request.is_secure():
-            from .views import MACHINE_PREFIXES
-
             if request.path.startswith(MACHINE_PREFIXES) and request.path != "/healthz":
                 return JsonResponse(
                     {
