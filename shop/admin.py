@@ -23,6 +23,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
 from . import admin_lists, exports, imports, quality, services, validators
+from .admin_history import HistoryAdminMixin
 from .admin_shared import OptionsFilter
 from .models import ZERO, Category, Customer, ImportRun, LineItem, Order, Product, Store
 from .resources import CategoryResource, CustomerResource, OrderResource, ProductResource
@@ -273,7 +274,7 @@ class ServiceForm(forms.ModelForm):
             add_service_errors(self, exc)
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(HistoryAdminMixin, admin.ModelAdmin):
     """Save through shop.services, soft-delete and restore instead of deleting."""
 
     form = ServiceForm
@@ -329,7 +330,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(HistoryAdminMixin, admin.ModelAdmin):
     list_display = ["name", "currency", "time_zone", "country", "email"]
     fields = ["name", "description", "email", "currency", "time_zone", "country", "base_url"]
 
