@@ -112,13 +112,12 @@ def history_schema(resource: str, noun: str, *, scope: str = ""):
             ),
             OpenApiParameter(
                 "cursor",
-                OpenApiTypes.STR,
-                pattern=CURSOR_PATTERN,
+                {"type": "string", "pattern": CURSOR_PATTERN},
                 description="Empty or absent for the newest entries, then `links.next`.",
             ),
             OpenApiParameter(
                 "per_page",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
                 description=f"Entries per page: {PER_PAGE} by default, at most {MAX_PER_PAGE}.",
             ),
         ],
