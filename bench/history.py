@@ -73,8 +73,7 @@ def main() -> None:
     def bulk_orders(count: int) -> None:
         start = next(serial) * 10_000
         records = [
-            order(customers[k % len(customers)], products, k, f"B{start + k}")
-            for k in range(count)
+            order(customers[k % len(customers)], products, k, f"B{start + k}") for k in range(count)
         ]
         response = client.post("/api/v1/orders/bulk", {"records": records}, format="json")
         assert response.status_code == 200, response.content[:500]
@@ -93,9 +92,9 @@ def main() -> None:
                     started = time.perf_counter()
                     run(count)
                     times[recorded].append(time.perf_counter() - started)
-        per = (lambda t: t / count * 1000) if unit == "write" else (lambda t: t * 1000)
-        on = statistics.median(per(t) for t in times[True])
-        off = statistics.median(per(t) for t in times[False])
+        divisor = count if unit == "write" else 1
+        on = statistics.median(t / divisor * 1000 for t in times[True])
+        off = statistics.median(t / divisor * 1000 for t in times[False])
         print(
             f"  {name}: {on:,.2f} ms a {unit} with history, {off:,.2f} ms without: "
             f"x{on / off:.3f} ({(on - off) / off:+.1%})",

@@ -4,7 +4,7 @@ GET /api/v1/<resource>/<id>/history in cursor pages."""
 import pytest
 from rest_framework.test import APIClient
 
-from shop import services
+from shop import history, services
 from shop.api.models import ApiKey
 from shop.models import Customer, HistoryEntry
 from tests.factories import CategoryFactory, CustomerFactory, OrderFactory, ProductFactory
@@ -45,6 +45,8 @@ def test_rest_writes_are_recorded_as_the_api_keys(api, store):
         (Kind.API_KEY, key.pk, "Test key", Door.API)
     }
     assert update.changes == {"first_name": ["Nour", "Noura"]}
+    # The door closes with the request: a later service call is the system's again.
+    assert history.current() == history.SYSTEM
 
 
 def test_a_staff_users_api_writes_are_recorded_as_theirs(admin_client, admin_user, store):

@@ -453,3 +453,26 @@ def test_forgetting_twice_leaves_one_erasure_entry(store):
     history.forget_customer(customer.pk, [], actor)
     history.forget_customer(customer.pk, [], actor)
     assert [e.action for e in entries(customer)] == [Action.ERASE]
+
+
+def test_the_store_settings_history_page_shows_its_changes(admin_client, store):
+    services.store_update(name="Cake Shop")
+
+    response = admin_client.get(reverse("admin:shop_store_history", args=[1]))
+
+    assert response.status_code == 200
+    assert [item["changes"] for item in response.context["entries"]] == [
+        [("name", "Test Store", "Cake Shop")]
+    ]
+
+
+def test_an_erasure_shows_who_and_when_and_no_values(admin_client, store):
+    customer = services.customer_create(email="n@example.com", first_name="N", last_name="L")
+    history.forget_customer(customer.pk, [], history.Actor(Kind.USER, 1, "alice"))
+
+    response = admin_client.get(reverse("admin:shop_customer_history", args=[customer.pk]))
+
+    (item,) = response.context["entries"]
+    assert item["summary"].startswith("erased by alice at ")
+    assert item["changes"] == []
+    assert "n@example.com" not in response.content.decode().split('id="change-history"')[1]
