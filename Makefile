@@ -129,3 +129,5 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.bulk
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.imports --orders 10000 --postgres
+	$(BIN)/python -m bench.history
+	bin/with-postgres $(BIN)/python -m bench.history

@@ -26,6 +26,8 @@ from django.db.models import Exists, Min, Q
 from django.utils import timezone
 from django_tasks import task
 
+from shop import history
+
 from . import delivery, webhooks
 from .models import PushEvent, PushState
 
@@ -71,6 +73,7 @@ def pump(chain: str = "") -> int:
         sender.close()
     delivery.prune()
     webhooks.prune()
+    _prune_history()
     _prune_pump_results()
     try:
         _hold(held)
@@ -142,6 +145,14 @@ def outbox_written() -> None:
         pump_ensure()
     except Exception:
         logger.exception("Could not enqueue the push pump; the outbox waits for a worker.")
+
+
+def _prune_history() -> None:
+    """Drop the store's history entries older than HISTORY_KEEP_DAYS (shop/history.py)."""
+    try:
+        history.prune()
+    except Exception:
+        logger.exception("Pruning the history failed; the next pump tries again.")
 
 
 def _prune_pump_results() -> None:

@@ -22,7 +22,7 @@ from django.db import connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from . import cleaning, figures, services, signals
+from . import cleaning, figures, history, services, signals
 from .models import Customer, LineItem, Order, Product, Store
 
 CREATED, UPDATED, ERROR = "created", "updated", "error"
@@ -184,6 +184,24 @@ def _changed(changes: Iterable[tuple[type, int | None, str]]) -> None:
         signals.records_changed.send(sender=Order, changes=unique)
 
 
+def _record(written: list[_Item], line_items: dict[int, list[dict]] | None = None) -> None:
+    """The batch's history: one entry per record written, in one INSERT."""
+    if not history.recording():
+        return
+    now = timezone.now()
+    entries = []
+    for item in written:
+        created = item.result.status == CREATED
+        instance = item.instance
+        items = None
+        if line_items is not None:
+            before = [] if created else line_items.get(instance.pk, [])
+            items = (before, history.line_item_values(item.rows))
+        action = "create" if created else "update"
+        entries.append(history.entry(instance, action, line_items=items, at=now))
+    history.record_batch(entries)
+
+
 def _use_the_real_variable_limit() -> None:
     """Let bulk inserts on SQLite bind as many values a query as its build allows (32,766
     since 3.32) rather than Django's 999: a batch of 1,000 orders is one INSERT."""
@@ -223,6 +241,7 @@ def _write_records(
     written, _ = _save(model, items, queued, all_or_nothing=all_or_nothing, fields=fields)
     for item in written:
         item.result.id = item.instance.pk
+    _record(written)
     _changed(
         (model, item.instance.pk, "create" if item.result.status == CREATED else "update")
         for item in written
@@ -308,7 +327,8 @@ def orders_write(
     items = _items(records)
     with Store.kept(), cleaning.deferred() as queued:
         _match(Order, items, Order.objects.all())
-        before = _contributions_now([i.instance for i in items if i.instance.pk is not None])
+        lines = _lines_now([i.instance for i in items if i.instance.pk is not None])
+        before = _contributions_now([i.instance for i in items if i.instance.pk is not None], lines)
         for item in items:
             if item.result.status == ERROR:
                 continue
@@ -339,6 +359,16 @@ def orders_write(
             row.order = item.instance
             rows.append(row)
     LineItem.objects.bulk_create(rows)
+    _record(
+        written,
+        {
+            pk: history.line_item_values(
+                {"product_id": p, "quantity": q, "price": price, "title": title}
+                for p, q, price, title in order_lines
+            )
+            for pk, order_lines in lines.items()
+        },
+    )
     figures.record(
         _sum(before.get(order.pk, figures.NOTHING) for order in old),
         _sum(
@@ -357,16 +387,26 @@ def orders_write(
     return [item.result for item in items]
 
 
-def _contributions_now(orders: list[Order]) -> dict[int, figures.Contribution]:
-    """What each order adds to the figures as the database holds it (its row is locked by
-    the match; its line items in one query)."""
+def _lines_now(orders: list[Order]) -> dict[int, list[tuple]]:
+    """Each order's line items as the database holds them, (product id, quantity, price,
+    title), in one query (the order rows are locked by the match)."""
     if not orders:
         return {}
     lines: dict[int, list] = {}
-    for order_id, product_id, quantity, price in (
+    for order_id, product_id, quantity, price, title in (
         LineItem.objects.filter(order_id__in=[order.pk for order in orders])
-        .order_by()
-        .values_list("order_id", "product_id", "quantity", "price")
+        .order_by("order_id", "id")
+        .values_list("order_id", "product_id", "quantity", "price", "title")
     ):
-        lines.setdefault(order_id, []).append((product_id, quantity, price))
-    return {order.pk: _contribution(order, lines.get(order.pk, [])) for order in orders}
+        lines.setdefault(order_id, []).append((product_id, quantity, price, title))
+    return lines
+
+
+def _contributions_now(
+    orders: list[Order], lines: dict[int, list[tuple]]
+) -> dict[int, figures.Contribution]:
+    """What each order adds to the figures as the database holds it."""
+    return {
+        order.pk: _contribution(order, [line[:3] for line in lines.get(order.pk, [])])
+        for order in orders
+    }

@@ -14,7 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from . import figures, signals
+from . import figures, history, signals
 from .cleaning import full_clean
 from .models import (
     ZERO,
@@ -250,6 +250,7 @@ def _changed(instance, action: str) -> None:
 def _write(instance, spec: Iterable[Field], data: Mapping[str, Any]):
     action = "create" if instance._state.adding else "update"
     _save(_prepare(instance, spec, data))
+    history.record(instance, action)
     if not isinstance(instance, Store):
         _changed(instance, action)
     return instance
@@ -263,6 +264,7 @@ def _mark_deleted(instance, deleted_at):
         before = figures.order_contribution(instance.pk, lock=True) if order else None
         instance.deleted_at = deleted_at
         instance.save(update_fields=["deleted_at", "updated_at"])
+        history.record(instance, "restore" if deleted_at is None else "delete")
         if before is not None:
             figures.record(before, figures.order_contribution(instance.pk))
         _changed(instance, "create" if deleted_at is None else "delete")
@@ -475,7 +477,15 @@ def _write_order(order: Order, line_items, data: Mapping[str, Any]) -> Order:
     # The totals are known now: check them and the rules on amounts (order_prepare checked
     # the other fields, which nothing has changed since).
     validate(order, exclude=[name for name in _ORDER_FIELD_NAMES if name not in ORDER_AMOUNTS])
+    items_before: list[dict] | None = []
+    if replace and action == "update" and history.recording():
+        # The items replaced, for the order's history (the one read history adds).
+        items_before = history.line_item_values(
+            order.line_items.order_by("id").values("product_id", "title", "quantity", "price")
+        )
     _save(order)
+    items = (items_before, history.line_item_values(rows)) if replace else None
+    history.record(order, action, line_items=items)
     if replace:
         order.line_items.all().delete()
         for row in rows:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django_tasks import default_task_backend, task
 from django_tasks.base import DEFAULT_TASK_PRIORITY
 
-from . import imports, quality
+from . import history, imports, quality
 from .models import ImportRun, QualityRun
 
 # Above the push pump's priority: the database backend runs a task enqueued without a time
@@ -54,6 +54,13 @@ def import_advance(run_id: int) -> None:
         return
     import_advance.enqueue(run_id)
     imports.run_advance(run)
+
+
+@task()
+def history_prune() -> int:
+    """Delete history entries older than HISTORY_KEEP_DAYS (the push pump also does, after
+    each run)."""
+    return history.prune()
 
 
 def import_start(*, upload, model: str, file_name: str, file_format: str, user) -> ImportRun:

@@ -23,6 +23,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
 from backoffice import admin_lists
+from backoffice.admin_history import HistoryAdminMixin
 from backoffice.admin_shared import OptionsFilter
 from shop import exports, imports, quality, services, validators
 from shop.models import ZERO, Category, Customer, ImportRun, LineItem, Order, Product, Store
@@ -274,7 +275,7 @@ class ServiceForm(forms.ModelForm):
             add_service_errors(self, exc)
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(HistoryAdminMixin, admin.ModelAdmin):
     """Save through shop.services, soft-delete and restore instead of deleting."""
 
     form = ServiceForm
@@ -330,7 +331,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(HistoryAdminMixin, admin.ModelAdmin):
     list_display = ["name", "currency", "time_zone", "country", "email"]
     fields = ["name", "description", "email", "currency", "time_zone", "country", "base_url"]
 

@@ -309,6 +309,9 @@ PUSH_CLAIM_SECONDS = env.float("PUSH_CLAIM_SECONDS", default=60)
 PUSH_PUMP_SECONDS = env.float("PUSH_PUMP_SECONDS", default=30)
 PUSH_POLL_SECONDS = env.float("PUSH_POLL_SECONDS", default=0.2)
 PUSH_KEEP_DAYS = env.int("PUSH_KEEP_DAYS", default=7)
+# How long each record's history (shop/history.py) is kept; the push worker prunes older
+# entries.
+HISTORY_KEEP_DAYS = env.int("HISTORY_KEEP_DAYS", default=730)
 # Changes due this long with none delivered meanwhile: /healthz and the connection page say
 # that no worker is delivering.
 PUSH_STALL_SECONDS = env.float("PUSH_STALL_SECONDS", default=180)

@@ -27,7 +27,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from shop import bulk, services
+from shop import bulk, history, services
 from shop.models import Category, Customer, Product
 
 from . import idempotency, selectors
@@ -45,6 +45,8 @@ from .filters import (
     currency_enum,
     either_case,
 )
+from .history import HistoryMixin, history_schema
+from .models import ApiKey
 from .pagination import PageNumberPagination
 from .parsers import LimitedJSONParser
 from .permissions import RestorePermission, ScopeOrModelPermission
@@ -247,7 +249,18 @@ class IdempotentWrites:
         return response
 
 
-class RecordViewSet(IdempotentWrites, viewsets.ModelViewSet):
+def history_actor(request, *, bulk: bool = False) -> None:
+    """Record this request's writes as its API key's or staff user's, through the API (or
+    the bulk API)."""
+    if isinstance(request.auth, ApiKey):
+        history.set_actor(history.Actor.api_key(request.auth))
+    else:
+        history.set_actor(history.Actor.user(request.user))
+    if bulk:
+        history.set_door(history.Door.BULK_API)
+
+
+class RecordViewSet(HistoryMixin, IdempotentWrites, viewsets.ModelViewSet):
     """Keys or staff sessions, scopes, rate limits, JSON bodies and one error shape.
 
     A subclass names its API key scope, its output and input serializers, its filter set and
@@ -272,8 +285,14 @@ class RecordViewSet(IdempotentWrites, viewsets.ModelViewSet):
     def get_exception_handler(self):
         return api_exception_handler
 
+    def dispatch(self, request, *args, **kwargs):
+        # The door of the writes this request makes; `initial` names who, once authenticated.
+        with history.acting(door=history.Door.API):
+            return super().dispatch(request, *args, **kwargs)
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        history_actor(request, bulk=self.action == "bulk")
         unknown = sorted(set(request.query_params) - self.known_parameters())
         if unknown:
             # A misspelt filter must never read as "no filter" (Stripe refuses them too).
@@ -296,6 +315,8 @@ class RecordViewSet(IdempotentWrites, viewsets.ModelViewSet):
             }
         elif self.action == "retrieve":
             known |= set(self.retrieve_parameters)
+        elif self.action == "history":
+            known |= set(self.history_parameters())
         return known
 
     def get_view_name(self) -> str:
@@ -417,6 +438,7 @@ class RecordViewSet(IdempotentWrites, viewsets.ModelViewSet):
         retrieve=[CUSTOMER_CURRENCY],
     ),
     bulk=bulk_schema("customers", "customer", CustomerInputSerializer, "BulkCustomersRequest"),
+    history=history_schema("customers", "customer"),
 )
 class CustomerViewSet(BulkMixin, RecordViewSet):
     scope_resource = "customers"
@@ -446,6 +468,7 @@ class CustomerViewSet(BulkMixin, RecordViewSet):
 @extend_schema_view(
     **operations("orders", "order", OrderSerializer, OrderInputSerializer),
     bulk=bulk_schema("orders", "order", OrderInputSerializer, "BulkOrdersRequest"),
+    history=history_schema("orders", "order"),
 )
 class OrderViewSet(BulkMixin, RecordViewSet):
     scope_resource = "orders"
@@ -465,6 +488,7 @@ class OrderViewSet(BulkMixin, RecordViewSet):
 @extend_schema_view(
     **operations("products", "product", ProductSerializer, ProductInputSerializer),
     bulk=bulk_schema("products", "product", ProductInputSerializer, "BulkProductsRequest"),
+    history=history_schema("products", "product"),
 )
 class ProductViewSet(BulkMixin, RecordViewSet):
     scope_resource = "products"
@@ -486,7 +510,8 @@ class ProductViewSet(BulkMixin, RecordViewSet):
         CategorySerializer,
         CategoryInputSerializer,
         scope="products",
-    )
+    ),
+    history=history_schema("categories", "category", scope="products"),
 )
 class CategoryViewSet(RecordViewSet):
     scope_resource = "products"

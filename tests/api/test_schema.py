@@ -25,14 +25,17 @@ def schema(tmp_path_factory) -> dict:
 
 def test_schema_validates_without_warnings(schema):
     assert schema["openapi"].startswith("3.")
-    assert len(schema["paths"]) == 17  # 4 resources x 3 routes, 3 bulk routes, 2 webhooks
+    # 4 resources x 4 routes, 3 bulk routes, 2 webhooks
+    assert len(schema["paths"]) == 21
 
 
 def test_schema_is_served(client, db):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     assert set(response.json()["paths"]) == {
-        f"{base}{suffix}" for base in LISTS for suffix in ("", "/{id}", "/{id}/restore")
+        f"{base}{suffix}"
+        for base in LISTS
+        for suffix in ("", "/{id}", "/{id}/restore", "/{id}/history")
     } | {"/api/v1/webhooks", "/api/v1/webhooks/{id}"} | {
         f"/api/v1/{resource}/bulk" for resource in ("customers", "orders", "products")
     }
