@@ -23,6 +23,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
 from . import admin_lists, exports, imports, quality, services, validators
+from .admin_erasure import CustomerErasureAdmin
 from .admin_shared import OptionsFilter
 from .models import ZERO, Category, Customer, ImportRun, LineItem, Order, Product, Store
 from .resources import CategoryResource, CustomerResource, OrderResource, ProductResource
@@ -386,9 +387,10 @@ class StoreAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(  # type: ignore[misc]
-    CountedListMixin, ListDisplayMixin, ImportExportAdmin, ServiceAdmin
+    CustomerErasureAdmin, CountedListMixin, ListDisplayMixin, ImportExportAdmin, ServiceAdmin
 ):
     resource_classes = [CustomerResource]
+    actions = [*ServiceAdmin.actions, "erase_selected", "export_selected"]
     import_help = (
         "Customers are matched by <code>id</code>, else by <code>email</code>: a known one "
         "updates the customer; a new customer keeps a free id. Unchanged rows are skipped. "

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from shop.erasure import customer_erase
-from shop.models import Customer
+from shop.models import MAX_INT, Customer
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("customer_id", help="The customer's id.")
 
     def handle(self, *args, customer_id: str, **options):
-        if not customer_id.isdigit() or not 1 <= int(customer_id) <= 2**63 - 1:
+        if not customer_id.isdigit() or not 1 <= int(customer_id) <= MAX_INT:
             raise CommandError(f"{customer_id!r} is not a customer id (a whole number).")
         customer = Customer.objects.filter(pk=int(customer_id)).first()
         if customer is None:
