@@ -24,7 +24,7 @@ from typing import Any
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -316,10 +316,13 @@ def _checkpoint_sqlite() -> None:
     """On SQLite, move the write-ahead log into the database file and empty it, so that the old
     values left in its frames go (secure_delete, in the settings, zeroes them in the file).
     Best effort: a reader holding an old snapshot keeps the log until the next checkpoint."""
-    if connection.vendor != "sqlite":
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
         return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except DatabaseError:
+        logger.warning("The write-ahead log could not be checkpointed.", exc_info=True)
 
 
 # The data export -------------------------------------------------------------------------
