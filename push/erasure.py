@@ -8,6 +8,7 @@ from django.db.models import Q
 
 from shop.erasure import mentioning, scrub_rows
 
+from . import receiver
 from .models import PushEvent, WebhookDelivery, WebhookSubscription
 
 KEPT = ("last_answer", "last_error")
@@ -22,3 +23,4 @@ def forget_erased(sender, *, customer_id, order_ids, values, strong, **kwargs) -
         scrub_rows(model.objects.filter(mentioning(KEPT, strong)), KEPT, values)
     reasons = ("disabled_reason",)
     scrub_rows(WebhookSubscription.objects.filter(mentioning(reasons, strong)), reasons, values)
+    receiver.forget(values)  # the local stand-in's memory (make run), in this process
