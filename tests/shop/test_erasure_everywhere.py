@@ -63,13 +63,20 @@ def sql_dump() -> str:
         connection.ensure_connection()
         return "\n".join(connection.connection.iterdump())
     settings = connection.settings_dict
+    options = settings.get("OPTIONS", {})
     pg_dump = Path(os.environ.get("PGTMP_BIN", "/usr/lib/postgresql/15/bin")) / "pg_dump"
-    command = [str(pg_dump), "--no-owner", "-h", settings["HOST"], "-U", settings["USER"]]
-    if settings["PORT"]:
-        command += ["-p", str(settings["PORT"])]
-    return subprocess.run(
-        [*command, settings["NAME"]], capture_output=True, check=True, text=True, timeout=120
-    ).stdout
+    command = [str(pg_dump), "--no-owner", "-U", settings["USER"] or "postgres"]
+    host, port = settings["HOST"] or options.get("host"), settings["PORT"] or options.get("port")
+    if host:
+        command += ["-h", str(host)]
+    if port:
+        command += ["-p", str(port)]
+    env = {**os.environ, "PGPASSWORD": settings.get("PASSWORD") or ""}
+    done = subprocess.run(
+        [*command, settings["NAME"]], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def echo(request: Request) -> Response:
