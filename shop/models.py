@@ -253,10 +253,13 @@ class Customer(SoftDeleteModel):
     currency = currency_field(default=store_currency)
     registered_at = models.DateTimeField(default=timezone.now)
     accepts_marketing = models.BooleanField(default=False)
+    # Set once the customer's personal data is erased (shop/erasure.py); never cleared.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = CustomerQuerySet.as_manager()
 
     class Meta(SoftDeleteModel.Meta):
+        permissions = [("erase_customer", "Can erase a customer's personal data")]
         indexes = [
             # The dashboard counts live customers by registration date from this index alone.
             models.Index(fields=["deleted_at", "registered_at"], name="customer_alive_registered"),
@@ -430,6 +433,8 @@ class Order(SoftDeleteModel):
         blank=True,
         help_text="The merchant's own order number, e.g. #1001; unique when given.",
     )
+    # Set once its customer's personal data is erased from it (shop/erasure.py).
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = OrderQuerySet.as_manager()
 

@@ -23,6 +23,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
 from backoffice import admin_lists
+from backoffice.admin_erasure import CustomerErasureAdmin
 from backoffice.admin_history import HistoryAdminMixin
 from backoffice.admin_shared import OptionsFilter
 from shop import exports, imports, quality, services, validators
@@ -388,9 +389,10 @@ class StoreAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(  # type: ignore[misc]
-    CountedListMixin, ListDisplayMixin, ImportExportAdmin, ServiceAdmin
+    CustomerErasureAdmin, CountedListMixin, ListDisplayMixin, ImportExportAdmin, ServiceAdmin
 ):
     resource_classes = [CustomerResource]
+    actions = [*ServiceAdmin.actions, "erase_selected", "export_selected"]
     import_help = (
         "Customers are matched by <code>id</code>, else by <code>email</code>: a known one "
         "updates the customer; a new customer keeps a free id. Unchanged rows are skipped. "

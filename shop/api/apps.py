@@ -8,8 +8,9 @@ class ApiConfig(AppConfig):
 
     def ready(self):
         from push import webhooks
+        from shop import signals
 
-        from . import views
+        from . import idempotency, views
 
         # A webhook's record is what GET /api/v1/<entity>/<id> answers (push/webhooks.py).
         webhooks.RECORD_VIEWSETS.update(
@@ -20,3 +21,5 @@ class ApiConfig(AppConfig):
                 "categories": views.CategoryViewSet,
             }
         )
+
+        signals.customer_erased.connect(idempotency.forget_erased, dispatch_uid="api-erasure")

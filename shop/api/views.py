@@ -27,7 +27,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from shop import bulk, history, services
+from shop import bulk, erasure, history, services
 from shop.models import Category, Customer, Product
 
 from . import idempotency, selectors
@@ -49,10 +49,17 @@ from .history import HistoryMixin, history_schema
 from .models import ApiKey
 from .pagination import PageNumberPagination
 from .parsers import LimitedJSONParser
-from .permissions import RestorePermission, ScopeOrModelPermission
+from .permissions import (
+    ErasePermission,
+    ExportPermission,
+    RestorePermission,
+    ScopeOrModelPermission,
+)
 from .serializers import (
     CategoryInputSerializer,
     CategorySerializer,
+    CustomerErasureSerializer,
+    CustomerExportSerializer,
     CustomerInputSerializer,
     CustomerSerializer,
     OrderInputSerializer,
@@ -103,6 +110,11 @@ CUSTOMER_CURRENCY = OpenApiParameter(
     OpenApiTypes.STR,
     enum=either_case(currency_enum()),
     description="ISO 4217 code, EGP or egp: scopes the order stats to that currency.",
+)
+
+
+CUSTOMER_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The customer's id."
 )
 
 
@@ -455,6 +467,53 @@ class CustomerViewSet(BulkMixin, RecordViewSet):
         """The `currency` the figures are scoped to (list and detail), or None."""
         field = CodeField(codes=currency_enum, example="EGP", required=False)
         return query_value(self.request, "currency", field) or None
+
+    @extend_schema(
+        operation_id="customers_erase",
+        summary="Erase a customer's personal data",
+        description=(
+            "Replace the customer's name, email and phone, and the contact email, phone and "
+            "locale of every order of theirs, in place, and erase every copy the store keeps; "
+            "amounts, dates, line items and statuses stay. Irreversible; a second call changes "
+            "nothing (`changed` is false). Deleted customers too. converted.in is told "
+            "(`customers/delete`, and `orders/update` for their orders). Needs the "
+            "`customers.erase` scope (staff: the erase_customer permission)."
+        ),
+        tags=["customers"],
+        parameters=[CUSTOMER_ID],
+        request=None,
+        responses={200: CustomerErasureSerializer, **errors(*WRITE_ERRORS, detail=True)},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ErasePermission])
+    def erase(self, request, *args, **kwargs):
+        with self.locked():
+            customer = self.find(self.record_id(), include_deleted=True)
+            done = erasure.customer_erase(customer=customer, actor=request.auth or request.user)
+        body = {
+            "id": done.customer.pk,
+            "erased_at": done.customer.erased_at,
+            "changed": done.changed,
+            "orders_erased": done.orders_erased,
+        }
+        return Response(CustomerErasureSerializer(body).data)
+
+    @extend_schema(
+        operation_id="customers_export",
+        summary="Export a customer's data",
+        description=(
+            "One JSON document: the customer, their orders with line items (deleted ones "
+            "too), and their history. Deleted and erased customers too. Needs the "
+            "`customers.export` scope (staff: the view permissions of customers and orders)."
+        ),
+        tags=["customers"],
+        parameters=[CUSTOMER_ID],
+        responses={200: CustomerExportSerializer, **errors(*READ_ERRORS, detail=True)},
+    )
+    @action(detail=True, methods=["get"], permission_classes=[ExportPermission])
+    def export(self, request, *args, **kwargs):
+        with query_deadline():
+            customer = self.find(self.record_id(), include_deleted=True)
+            return Response(erasure.customer_export(customer=customer))
 
     def page_records(self, page):
         """The page's customers with their figures, computed for those rows alone."""

@@ -25,8 +25,8 @@ def schema(tmp_path_factory) -> dict:
 
 def test_schema_validates_without_warnings(schema):
     assert schema["openapi"].startswith("3.")
-    # 4 resources x 4 routes, 3 bulk routes, 2 webhooks
-    assert len(schema["paths"]) == 21
+    # 4 resources x 4 routes, 3 bulk routes, 2 webhooks, a customer's erase and export
+    assert len(schema["paths"]) == 23
 
 
 def test_schema_is_served(client, db):
@@ -38,7 +38,7 @@ def test_schema_is_served(client, db):
         for suffix in ("", "/{id}", "/{id}/restore", "/{id}/history")
     } | {"/api/v1/webhooks", "/api/v1/webhooks/{id}"} | {
         f"/api/v1/{resource}/bulk" for resource in ("customers", "orders", "products")
-    }
+    } | {"/api/v1/customers/{id}/erase", "/api/v1/customers/{id}/export"}
 
 
 def test_swagger_ui_is_served_without_any_cdn(client, db):
@@ -86,7 +86,7 @@ def test_every_operation_documents_its_error_answers(schema):
 def test_every_operation_names_its_scope_and_accepts_keys_and_sessions(schema):
     for operations in schema["paths"].values():
         for operation in operations.values():
-            assert re.search(r"`\w+\.(read|write)` scope", operation["description"])
+            assert re.search(r"`\w+\.(read|write|erase|export)` scope", operation["description"])
             assert operation["security"] == [{"apiKey": []}, {"cookieAuth": []}]
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
 
