@@ -455,6 +455,7 @@ class LineItemForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["price"].required = False
         self.fields["price"].help_text = "Empty: the product's price."
+        self.fields["quantity"].widget.attrs["min"] = 1  # the rule is at least 1
         if not self.instance.pk:
             self.initial.pop("price", None)
             self.fields["price"].initial = None

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def _pick(page, container_id: str, search: str, option: str) -> None:
     """Choose an option of an admin autocomplete (select2) field."""
-    page.click(f"span[aria-labelledby='{container_id}']")
+    page.click(f"span[aria-labelledby~='{container_id}']")
     page.fill(".select2-container--open .select2-search__field", search)
     page.click(f".select2-results__option:has-text('{option}')")
     expect(page.locator(f"#{container_id}")).to_contain_text(option)
