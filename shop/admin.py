@@ -23,6 +23,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
 from . import admin_lists, exports, imports, quality, services, validators
+from .admin_columns import CustomerColumns, OrderColumns
 from .admin_shared import OptionsFilter
 from .models import ZERO, Category, Customer, ImportRun, LineItem, Order, Product, Store
 from .resources import CategoryResource, CustomerResource, OrderResource, ProductResource
@@ -386,7 +387,7 @@ class StoreAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(  # type: ignore[misc]
-    CountedListMixin, ListDisplayMixin, ImportExportAdmin, ServiceAdmin
+    CountedListMixin, ListDisplayMixin, CustomerColumns, ImportExportAdmin, ServiceAdmin
 ):
     resource_classes = [CustomerResource]
     import_help = (
@@ -400,13 +401,11 @@ class CustomerAdmin(  # type: ignore[misc]
     list_display = [
         "id",
         "email",
-        "first_name",
-        "last_name",
+        "name",
         "phone",
-        "currency_display",
         "orders_count",
-        "total_spent",
-        "registered_at",
+        "spent",
+        "registered",
         "is_deleted",
     ]
     list_display_links = ["id", "email"]
@@ -516,7 +515,7 @@ class OrderForm(ServiceForm):
 
 @admin.register(Order)
 class OrderAdmin(  # type: ignore[misc]
-    CountedListMixin, ListDisplayMixin, ImportExportAdmin, ServiceAdmin
+    CountedListMixin, ListDisplayMixin, OrderColumns, ImportExportAdmin, ServiceAdmin
 ):
     resource_classes = [OrderResource]
     import_help = (
@@ -532,11 +531,10 @@ class OrderAdmin(  # type: ignore[misc]
     inlines = [LineItemInline]
     list_display = [
         "id",
-        "customer",
-        "ordered_at",
+        "customer_name",
+        "ordered",
         "financial_status",
-        "total_price",
-        "currency_display",
+        "total",
         "country_display",
         "contact_email",
         "is_deleted",
