@@ -23,6 +23,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
 from backoffice import admin_lists
+from backoffice.admin_columns import CustomerColumns, OrderColumns
 from backoffice.admin_erasure import CustomerErasureAdmin
 from backoffice.admin_history import HistoryAdminMixin
 from backoffice.admin_shared import OptionsFilter
@@ -389,7 +390,12 @@ class StoreAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(  # type: ignore[misc]
-    CustomerErasureAdmin, CountedListMixin, ListDisplayMixin, ImportExportAdmin, ServiceAdmin
+    CustomerErasureAdmin,
+    CountedListMixin,
+    ListDisplayMixin,
+    CustomerColumns,
+    ImportExportAdmin,
+    ServiceAdmin,
 ):
     resource_classes = [CustomerResource]
     actions = [*ServiceAdmin.actions, "erase_selected", "export_selected"]
@@ -404,13 +410,11 @@ class CustomerAdmin(  # type: ignore[misc]
     list_display = [
         "id",
         "email",
-        "first_name",
-        "last_name",
+        "name",
         "phone",
-        "currency_display",
         "orders_count",
-        "total_spent",
-        "registered_at",
+        "spent",
+        "registered",
         "is_deleted",
     ]
     list_display_links = ["id", "email"]
@@ -459,6 +463,7 @@ class LineItemForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["price"].required = False
         self.fields["price"].help_text = "Empty: the product's price."
+        self.fields["quantity"].widget.attrs["min"] = 1  # the rule is at least 1
         if not self.instance.pk:
             self.initial.pop("price", None)
             self.fields["price"].initial = None
@@ -519,7 +524,7 @@ class OrderForm(ServiceForm):
 
 @admin.register(Order)
 class OrderAdmin(  # type: ignore[misc]
-    CountedListMixin, ListDisplayMixin, ImportExportAdmin, ServiceAdmin
+    CountedListMixin, ListDisplayMixin, OrderColumns, ImportExportAdmin, ServiceAdmin
 ):
     resource_classes = [OrderResource]
     import_help = (
@@ -535,11 +540,10 @@ class OrderAdmin(  # type: ignore[misc]
     inlines = [LineItemInline]
     list_display = [
         "id",
-        "customer",
-        "ordered_at",
+        "customer_name",
+        "ordered",
         "financial_status",
-        "total_price",
-        "currency_display",
+        "total",
         "country_display",
         "contact_email",
         "is_deleted",
