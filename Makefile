@@ -129,3 +129,5 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.bulk
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.imports --orders 100000 --postgres --push-off
+	$(BIN)/python -m bench.history
+	bin/with-postgres $(BIN)/python -m bench.history

@@ -48,7 +48,7 @@ def _pages(order_id: int, email: str, customer, customers: int) -> list[tuple[st
 def _plans(order_id: int, email: str) -> dict[str, str]:
     from django.db import connection
 
-    from shop import admin_lists
+    from backoffice import admin_lists
     from shop.models import Order
 
     def explain(sql: str, params=()) -> str:
@@ -112,7 +112,7 @@ def measure(repeat: int, only: str = "") -> dict:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from shop import services
+    from shop import quality
     from shop.models import Customer, Order
 
     user, _ = get_user_model().objects.get_or_create(
@@ -126,7 +126,7 @@ def measure(repeat: int, only: str = "") -> dict:
         raise SystemExit("bench.admin: seed the database first (manage.py seed_demo)")
     # The quality page shows the worker's last run: count one, as the worker would, and time it.
     started = time.perf_counter()
-    services.quality_run_compute()
+    quality.quality_run_compute()
     quality_count_ms = (time.perf_counter() - started) * 1000
     rows = []
     pages = [

@@ -2,8 +2,9 @@
 
 On a fresh database (DATABASE_URL, else a temporary SQLite file): --subscribers subscriptions
 to every topic, each on its own path of a local receiver in another process, and --changes
-customer writes; then push.webhooks.deliver_due runs until nothing is due (fan-out, claims,
-one render a record, signed POSTs, outcomes) and the rate is printed. Goal: 200 a second.
+customer writes; then a push.webhooks.Sender steps as the worker's pump steps it (fan-out,
+claims, one render a record, each subscriber's signed POSTs in its own thread, outcomes) until
+nothing is due or under way, and the rate is printed. Goal: 200 a second.
 """
 
 import argparse
@@ -77,8 +78,15 @@ def _measure(args, base: str) -> None:
         services.customer_create(email=f"hook{n}@example.com", first_name="W", last_name="H")
     started = time.perf_counter()
     tried = 0
-    while done := webhooks.deliver_due():
-        tried += done
+    sender = webhooks.Sender()
+    try:
+        while True:
+            tried += sender.step()
+            if not sender.busy:
+                break
+            sender.wait(1.0)
+    finally:
+        sender.close()
     seconds = time.perf_counter() - started
     delivered = WebhookDelivery.objects.filter(status="delivered").count()
     rate = tried / seconds

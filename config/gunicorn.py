@@ -20,7 +20,7 @@ keepalive = 5
 max_requests = 5000
 max_requests_jitter = 500
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-# The app writes its own JSON request log (config.middleware.RequestLogMiddleware), which
+# The app writes its own JSON request log (core.middleware.RequestLogMiddleware), which
 # never contains query strings; gunicorn's access log would.
 accesslog = None
 errorlog = "-"

@@ -1,19 +1,14 @@
-"""Root URLs: the admin and its converted.in connection page, the converted.in feed, the REST
-API and its schema, the health check, and the local stand-in for converted.in's webhooks."""
+"""Root URLs: the site's own and staff pages (backoffice), the admin, the converted.in feed,
+the REST API and its schema, and the local stand-in for converted.in's webhooks."""
 
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from . import views
-
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
-    path("healthz", views.healthz, name="healthz"),
-    path("robots.txt", views.robots),
-    path("favicon.ico", views.favicon),
-    path("admin/convertedin/push/", include("push.urls")),
-    path("admin/convertedin/", include("feeds.connection")),
+    # The health check, robots.txt, the icon, the connection page and the push log.
+    path("", include("backoffice.urls")),
     path("admin/", admin.site.urls),
     path("convertedin/", include("feeds.urls")),
     path("api/", include("shop.api.urls")),
@@ -21,7 +16,7 @@ urlpatterns = [
     path("dev/convertedin/", include("push.receiver")),
 ]
 
-handler400 = "config.views.bad_request"
-handler403 = "config.views.permission_denied"
-handler404 = "config.views.not_found"
-handler500 = "config.views.server_failure"
+handler400 = "backoffice.views.bad_request"
+handler403 = "backoffice.views.permission_denied"
+handler404 = "backoffice.views.not_found"
+handler500 = "backoffice.views.server_failure"

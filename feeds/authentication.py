@@ -4,8 +4,8 @@ from django.conf import settings
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.throttling import BaseThrottle
 
-from config.principals import MachineClient
 from core import ratelimit
+from core.principals import MachineClient
 
 from .tokens import feed_token_match
 

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
-from config.digits import is_ascii_digits
+from core.digits import is_ascii_digits
 
 from .exceptions import InvalidFields
 

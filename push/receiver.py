@@ -69,6 +69,21 @@ def received_view(request):
     return JsonResponse({"webhook_url": settings.CONVERTEDIN_WEBHOOK_URL, "received": entries})
 
 
+def forget(texts) -> None:
+    """Drop the pushes kept here whose body holds any of the texts (an erased customer's)."""
+    wanted = [t.casefold() for t in texts if t]
+    if not wanted:
+        return
+    with _lock:
+        kept = [
+            e
+            for e in _received
+            if not any(t in orjson.dumps(e).decode().casefold() for t in wanted)
+        ]
+        _received.clear()
+        _received.extend(kept)
+
+
 def received() -> list[dict]:
     with _lock:
         return list(_received)

@@ -4,7 +4,8 @@
 PUSH_POLL_SECONDS when idle. Before anything else it enqueues its successor to run when it
 ends, so a worker killed mid-delivery leaves the next pump waiting: a restarted worker carries
 on. Events are claimed through the database (push/delivery.py), so any number of workers, on
-any backend, never send the same event at once.
+any backend, never send the same event at once. Webhooks for the store's own systems go out
+from the same pump through a `webhooks.Sender`, whose threads the pump never waits for.
 
 Nothing starts the pump by hand: each write that fills the outbox calls `pump_ensure` once its
 transaction commits, which enqueues a pump only when no chain of pumps holds the lease. The
@@ -24,6 +25,8 @@ from django.core.cache import cache
 from django.db.models import Exists, Min, Q
 from django.utils import timezone
 from django_tasks import task
+
+from shop import history
 
 from . import delivery, webhooks
 from .models import PushEvent, PushState
@@ -63,15 +66,14 @@ def pump(chain: str = "") -> int:
         return 0
     when = timezone.now() + timedelta(seconds=settings.PUSH_PUMP_SECONDS)
     pump.using(run_after=when).enqueue(held)
-    started = time.monotonic()
-    sent = 0
-    while time.monotonic() - started < settings.PUSH_PUMP_SECONDS:
-        tried = delivery.deliver_due() + _webhooks_due()
-        sent += tried
-        if not tried:
-            time.sleep(settings.PUSH_POLL_SECONDS)
+    sender = webhooks.Sender()
+    try:
+        sent = _deliver(sender)
+    finally:
+        sender.close()
     delivery.prune()
     webhooks.prune()
+    _prune_history()
     _prune_pump_results()
     try:
         _hold(held)
@@ -80,10 +82,38 @@ def pump(chain: str = "") -> int:
     return sent
 
 
-def _webhooks_due() -> int:
-    """Deliver due webhooks; whatever goes wrong there never stops the push."""
+def _deliver(sender: webhooks.Sender) -> int:
+    """Push and send webhooks for PUSH_PUMP_SECONDS; return how many were tried.
+
+    Webhooks go out in the sender's threads and are only recorded here, so no subscriber holds
+    up a push. When the time is up the sender winds down: flights under way stop after their
+    try, which ends by its deadline, and meanwhile the pump goes on pushing and serving the
+    subscribers that are not failing, so one that hangs at the end delays no other. A deadline
+    later it starts nothing more, and the tries under way (of subscribers that were answering)
+    come back."""
+    started = time.monotonic()
+    until = started + settings.PUSH_PUMP_SECONDS
+    deadline = settings.PUSH_DEADLINE_SECONDS
+    sent = 0
+    while (now := time.monotonic()) < until or sender.busy:
+        if now >= until:
+            sender.wind_down()
+        if now >= until + deadline:
+            sender.stop()
+        if now >= until + deadline * 3:  # a send stuck beyond its deadline (a slow resolver)
+            logger.warning("A webhook send outlived its deadline; its claim will lapse.")
+            break
+        tried = delivery.deliver_due() + _webhooks(sender)
+        sent += tried
+        if not tried:
+            sender.wait(settings.PUSH_POLL_SECONDS)
+    return sent
+
+
+def _webhooks(sender: webhooks.Sender) -> int:
+    """Record and start webhook flights; whatever goes wrong there never stops the push."""
     try:
-        return webhooks.deliver_due()
+        return sender.step()
     except Exception:
         logger.exception("Webhook delivery failed; its rows are claimed again when due.")
         return 0
@@ -115,6 +145,14 @@ def outbox_written() -> None:
         pump_ensure()
     except Exception:
         logger.exception("Could not enqueue the push pump; the outbox waits for a worker.")
+
+
+def _prune_history() -> None:
+    """Drop the store's history entries older than HISTORY_KEEP_DAYS (shop/history.py)."""
+    try:
+        history.prune()
+    except Exception:
+        logger.exception("Pruning the history failed; the next pump tries again.")
 
 
 def _prune_pump_results() -> None:

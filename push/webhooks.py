@@ -2,14 +2,25 @@
 
 They ride the push's outbox: each outbox change is copied once (`fan_out`) into one delivery
 row per active subscription of its topic, and those rows are claimed, sent, retried and logged
-one by one, apart from the push to converted.in and from each other. A subscriber that fails
-holds back neither another subscriber's rows nor the push's events: its rows wait for their
-own retry, and after its first failure in a round the rest of its rows are handed back unsent.
-Rows are fanned out by the worker, not by the write, so a write keeps its single INSERT.
+one by one, apart from the push to converted.in and from each other. Rows are fanned out by the
+worker, not by the write, so a write keeps its single INSERT.
 
-Each round renders the records once (one query per entity, with the API's output serializer,
-deleted records included), then sends each subscriber's rows in its own thread; the threads
-touch no database, and the outcomes are written once they are back.
+A worker sends through a `Sender`: each subscriber's claimed rows go out in a thread of their
+own (a flight), at most WEBHOOK_THREADS subscribers at once, and the sender never waits for a
+flight. Its `step` records the flights that came back, then claims rows for subscribers with
+nothing in flight and starts them; the pump (push/tasks.py) calls it between its pushes to
+converted.in. So a subscriber that hangs holds one thread for at most PUSH_DEADLINE_SECONDS a
+try, never the pump (nor the push) and never another subscriber, whose next rows are claimed as
+soon as its own flight is back. After a failure a flight stops, and the rest of its rows wait
+with the failed one for its retry. Only when every thread is held by a hanging subscriber does
+another wait, for a free thread.
+
+The threads only send: they touch no database. Claims, rendering (one query per entity, with
+the API's output serializer, deleted records included) and outcomes all run on the caller's
+thread and connection, so no thread holds a connection of its own, and the in-memory SQLite of
+the tests serves them as any database does. We chose this over a second chain of pump tasks for
+webhooks: a worker (`db_worker`, `rqworker`) runs one task at a time, so on a single worker two
+chains would take turns of PUSH_PUMP_SECONDS and the push would wait for the webhooks' turn.
 """
 
 import base64
@@ -22,8 +33,9 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +44,7 @@ from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Min, Q, Value, When
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
@@ -189,18 +201,15 @@ def webhook_subscription_delete(*, subscription: WebhookSubscription) -> None:
 # Bodies -------------------------------------------------------------------------------------
 
 
+# Each kind's REST API viewset, set by the API when it loads (shop/api/apps.py): a webhook
+# carries what the API answers, and push sits below the API, so it does not import it.
+RECORD_VIEWSETS: dict[str, Any] = {}
+
+
 def render_records(entity: str, ids: list[int]) -> dict[int, dict]:
     """What `GET /api/v1/<entity>/<id>` answers for each record, deleted ones too (with
     deleted_at): the API viewset's detail queryset and output serializer, one query a kind."""
-    from shop.api import views  # the API's surface; imported late, at delivery time
-
-    viewsets = {
-        "orders": views.OrderViewSet,
-        "customers": views.CustomerViewSet,
-        "products": views.ProductViewSet,
-        "categories": views.CategoryViewSet,
-    }
-    view = viewsets[entity]()
+    view = RECORD_VIEWSETS[entity]()
     view.action = "render"  # no request: no query parameters such as a customer's currency
     records = view.detail_queryset().filter(pk__in=ids)
     output: Any = view.serializer_class
@@ -321,10 +330,13 @@ def _post(job: Job, url: str, secret: str) -> Outcome:
     return outcome
 
 
-def _send_all(jobs: list[Job], url: str, secret: str, last_start: float) -> None:
-    """Send one subscriber's jobs in turn; stop at its first failure or at `last_start`."""
+def _send_all(
+    jobs: list[Job], url: str, secret: str, last_start: float, stop: threading.Event
+) -> None:
+    """Send one subscriber's jobs in turn; stop at its first failure, at `last_start` or once
+    `stop` is set (a job under way ends by its deadline)."""
     for job in jobs:
-        if time.monotonic() > last_start:
+        if time.monotonic() > last_start or stop.is_set():
             return
         started = time.perf_counter()
         try:
@@ -385,7 +397,16 @@ def fan_out(*, limit: int = 1000) -> int:
     return len(rows)
 
 
-def _claim(per_subscription: int) -> list[WebhookDelivery]:
+def _claim(
+    per_subscription: int,
+    *,
+    subscribers: int,
+    busy: set[int] | None = None,
+    answering_only: bool = False,
+) -> list[WebhookDelivery]:
+    """Take the due rows of up to `subscribers` subscribers, those waiting longest first, but
+    none of `busy` (subscribers with a flight under way here) and, if `answering_only`, none
+    that is failing."""
     now = timezone.now()
     due = WebhookDelivery.objects.filter(
         status__in=[Status.PENDING, Status.SENDING], due_at__lte=now, subscription__active=True
@@ -394,10 +415,19 @@ def _claim(per_subscription: int) -> list[WebhookDelivery]:
         return []
     if PushState.objects.filter(pk=1, paused=PushState.Pause.MANUAL).exists():
         return []
-    subscription_ids = list(
-        due.order_by().values_list("subscription_id", flat=True).distinct()[:100]
+    if busy:
+        due = due.exclude(subscription_id__in=busy)
+    if answering_only:
+        due = due.filter(subscription__failing_since__isnull=True)
+    waiting = (
+        due.values("subscription_id")
+        .annotate(oldest=Min("due_at"))
+        .order_by("oldest", "subscription_id")[:subscribers]
     )
+    subscription_ids = [row["subscription_id"] for row in waiting]
     claimed: list[WebhookDelivery] = []
+    if not subscription_ids:
+        return claimed
     with transaction.atomic():
         for sub_id in subscription_ids:
             claimed += list(
@@ -485,70 +515,190 @@ def _subscriber_health(subscription: WebhookSubscription, jobs: list[Job], now) 
     WebhookSubscription.objects.filter(pk=subscription.pk).update(**fields)
 
 
-def deliver_due(*, per_subscription: int = 50) -> int:
-    """Fan out new changes, then send every subscriber's due deliveries once, subscribers in
-    parallel; return how many were tried."""
-    fan_out()
-    claimed_at = time.monotonic()
-    claimed = _claim(per_subscription)
-    if not claimed:
-        return 0
-    last_start = claimed_at + settings.PUSH_CLAIM_SECONDS * 0.9 - settings.PUSH_DEADLINE_SECONDS
-    by_entity: dict[str, set[int]] = defaultdict(set)
-    for d in claimed:
-        by_entity[d.entity].add(d.record_id)
-    rendered = {entity: render_records(entity, sorted(ids)) for entity, ids in by_entity.items()}
-    groups: dict[int, list[Job]] = defaultdict(list)
-    for d in claimed:
-        data = rendered[d.entity].get(d.record_id)
-        groups[d.subscription_id].append(Job(d, None if data is None else _body(d, data)))
-    subscriptions = WebhookSubscription.objects.in_bulk(list(groups))
-    for sub_id in set(groups) - set(subscriptions):
-        del groups[sub_id]  # deleted since the claim, its rows with it
-    work = []
-    for sub_id, jobs in groups.items():
-        try:
-            secret = subscription_secret(subscriptions[sub_id])
-        except InvalidToken:
-            # A failure of this subscriber's, like any other: retried, and in time it is off.
-            jobs[0].outcome = Outcome(
-                error="Its signing secret cannot be decrypted with PUSH_TOKEN_KEYS.",
-                error_class="InvalidToken",
-            )
-            continue
-        work.append((jobs, subscriptions[sub_id].url, secret, last_start))
-    if len(work) == 1:
-        _send_all(*work[0])
-    elif work:
-        with ThreadPoolExecutor(max_workers=min(len(work), settings.WEBHOOK_THREADS)) as pool:
-            for future in [pool.submit(_send_all, *args) for args in work]:
-                future.result()
-    now = timezone.now()
+# How long a sender waits, once a flight is back, for the others under way.
+LINGER_SECONDS = 0.02
+
+
+@dataclass
+class Flight:
+    """One subscriber's claimed rows, being sent in a thread (no future: nothing to send)."""
+
+    subscription: WebhookSubscription
+    jobs: list[Job]
+    future: Future | None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def _settle(flight: Flight, now, delivered: list[Job]) -> int:
+    """Write what one flight's tries came to (its delivered rows are added to `delivered`, for
+    one UPDATE of the round); hand its untried rows back. Return how many were tried."""
+    subscription, jobs = flight.subscription, flight.jobs
     tried = 0
-    delivered: list[Job] = []
-    for sub_id, jobs in groups.items():
-        # Rows not tried are due again at once, unless their subscriber just failed: then
-        # they wait with its failed row.
-        again = now
-        for job in jobs:
-            if job.outcome is None:
-                continue
-            tried += 1
-            fields = _fields(job, subscriptions[sub_id], now)
-            if fields["status"] == Status.DELIVERED:
-                delivered.append(job)
-                continue
-            WebhookDelivery.objects.filter(pk=job.delivery.pk).update(**fields)
-            if fields["status"] == Status.PENDING:
-                again = fields["due_at"]
-        _subscriber_health(subscriptions[sub_id], jobs, now)
-        unsent = [job.delivery.pk for job in jobs if job.outcome is None]
-        if unsent:
-            WebhookDelivery.objects.filter(id__in=unsent, status=Status.SENDING).update(
-                status=Status.PENDING, due_at=again
-            )
-    _write_delivered(delivered, now)
+    # Rows not tried are due again at once, unless their subscriber just failed: then they
+    # wait with its failed row.
+    again = now
+    for job in jobs:
+        if job.outcome is None:
+            continue
+        tried += 1
+        fields = _fields(job, subscription, now)
+        if fields["status"] == Status.DELIVERED:
+            delivered.append(job)
+            continue
+        WebhookDelivery.objects.filter(pk=job.delivery.pk).update(**fields)
+        if fields["status"] == Status.PENDING:
+            again = fields["due_at"]
+    _subscriber_health(subscription, jobs, now)
+    unsent = [job.delivery.pk for job in jobs if job.outcome is None]
+    handed_back = Q(id__in=unsent, status=Status.SENDING)
+    if again > now:
+        # Its rows fanned out since the claim wait too, rather than hang on their own.
+        handed_back |= Q(subscription=subscription, status=Status.PENDING, due_at__lt=again)
+    elif not unsent:
+        return tried
+    WebhookDelivery.objects.filter(handed_back).update(status=Status.PENDING, due_at=again)
     return tried
+
+
+class Sender:
+    """A worker's webhook flights: each subscriber's rows sent in a thread of their own, every
+    query on the caller's thread (see the module's docstring).
+
+    To end, the caller winds it down (flights under way stop after their try, and only
+    subscribers that are not failing get new flights), then stops it (nothing new starts) and
+    collects until nothing is busy."""
+
+    def __init__(self, *, threads: int | None = None, per_subscription: int = 50):
+        self.threads = threads or settings.WEBHOOK_THREADS
+        self.per_subscription = per_subscription
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="webhooks")
+        self._flights: dict[int, Flight] = {}
+        self._winding_down = False
+        self._stopped = False
+
+    @property
+    def busy(self) -> bool:
+        """Whether a flight is under way or waits to be recorded."""
+        return bool(self._flights)
+
+    def step(self) -> int:
+        """Record the flights that came back, then start flights for subscribers with none
+        under way, as threads are free; never wait for a send. Return how many were tried."""
+        tried = self.collect()
+        free = self.threads - len(self._flights)
+        if free > 0 and not self._stopped:
+            self.start(subscribers=free)
+        return tried
+
+    def start(self, *, subscribers: int) -> int:
+        """Fan out new changes, claim the due rows of up to `subscribers` subscribers and start
+        sending them; return how many subscribers got a flight."""
+        fan_out()
+        claimed_at = time.monotonic()
+        claimed = _claim(
+            self.per_subscription,
+            subscribers=subscribers,
+            busy=set(self._flights),
+            answering_only=self._winding_down,
+        )
+        if not claimed:
+            return 0
+        # A try starts only if it ends, by its deadline, well inside the claim's lease.
+        last_start = claimed_at + settings.PUSH_CLAIM_SECONDS * 0.9 - settings.PUSH_DEADLINE_SECONDS
+        by_entity: dict[str, set[int]] = defaultdict(set)
+        for d in claimed:
+            by_entity[d.entity].add(d.record_id)
+        rendered = {e: render_records(e, sorted(ids)) for e, ids in by_entity.items()}
+        groups: dict[int, list[Job]] = defaultdict(list)
+        for d in claimed:
+            data = rendered[d.entity].get(d.record_id)
+            groups[d.subscription_id].append(Job(d, None if data is None else _body(d, data)))
+        subscriptions = WebhookSubscription.objects.in_bulk(list(groups))
+        started = 0
+        for sub_id, jobs in groups.items():
+            subscription = subscriptions.get(sub_id)
+            if subscription is None:
+                continue  # deleted since the claim, its rows with it
+            started += 1
+            try:
+                secret = subscription_secret(subscription)
+            except InvalidToken:
+                # A failure of this subscriber's, like any other: retried, and in time it is off.
+                jobs[0].outcome = Outcome(
+                    error="Its signing secret cannot be decrypted with PUSH_TOKEN_KEYS.",
+                    error_class="InvalidToken",
+                )
+                self._flights[sub_id] = Flight(subscription, jobs, None)
+                continue
+            stop = threading.Event()
+            future = self._pool.submit(_send_all, jobs, subscription.url, secret, last_start, stop)
+            self._flights[sub_id] = Flight(subscription, jobs, future, stop)
+        return started
+
+    def collect(self) -> int:
+        """Write the outcomes of the flights that came back; return how many were tried."""
+        back = [f for f in self._flights.values() if f.future is None or f.future.done()]
+        if not back:
+            return 0
+        now = timezone.now()
+        tried = 0
+        delivered: list[Job] = []
+        for flight in back:
+            del self._flights[flight.subscription.pk]
+            if flight.future is not None and (error := flight.future.exception()) is not None:
+                # Not a send's failure (those are outcomes): its untried rows are handed back.
+                logger.error("A webhook flight failed", exc_info=error)
+            tried += _settle(flight, now, delivered)
+        _write_delivered(delivered, now)
+        return tried
+
+    def wait(self, timeout: float | None) -> None:
+        """Sleep until a flight comes back, at most `timeout` seconds; None: until all are."""
+        futures = [f.future for f in self._flights.values() if f.future is not None]
+        if timeout is None:
+            wait_for(futures)
+        elif len(futures) < len(self._flights):
+            return  # one has nothing to send: it is back already
+        elif futures:
+            done, pending = wait_for(futures, timeout, return_when=FIRST_COMPLETED)
+            if done and pending:
+                # Flights of a backlog come back close together: a moment's wait lets one claim
+                # take their next rows, so each record is rendered once for all of them.
+                wait_for(pending, LINGER_SECONDS)
+        else:
+            time.sleep(timeout)
+
+    def wind_down(self) -> None:
+        """Flights under way stop after their try (their other rows are handed back, due at
+        once), and from now on only subscribers that are not failing get flights."""
+        if self._winding_down:
+            return
+        self._winding_down = True
+        for flight in self._flights.values():
+            flight.stop.set()
+
+    def stop(self) -> None:
+        """Start nothing more: flights end after the try under way (by its deadline)."""
+        self._stopped = True
+        for flight in self._flights.values():
+            flight.stop.set()
+
+    def close(self) -> None:
+        self.stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def deliver_due(*, per_subscription: int = 50) -> int:
+    """One round, waited for: fan out, send every subscriber's due rows once (subscribers in
+    parallel), record the outcomes; return how many were tried. The worker does not wait so
+    (`Sender.step`); this serves scripts and tests."""
+    sender = Sender(per_subscription=per_subscription)
+    try:
+        sender.start(subscribers=100)
+        sender.wait(None)
+        return sender.collect()
+    finally:
+        sender.close()
 
 
 def prune() -> int:

@@ -22,7 +22,7 @@ from django.db import connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from . import cleaning, figures, services, signals
+from . import cleaning, figures, history, services, signals
 from .models import REFERENCE_GIVEN, Customer, LineItem, Order, Product, Store
 
 CREATED, UPDATED, ERROR = "created", "updated", "error"
@@ -193,6 +193,25 @@ def _changed(changes: Iterable[tuple[type, int | None, str]]) -> None:
         signals.records_changed.send(sender=Order, changes=unique)
 
 
+def _record(written: list[_Item], line_items: Mapping[int, list[dict]] | None = None) -> None:
+    """The batch's history: one entry per record written, in one INSERT. For orders,
+    `line_items` holds each updated order's line items before the write (as history keeps
+    them); an order that keeps its rows records no line item change."""
+    if not history.recording():
+        return
+    now = timezone.now()
+    entries = []
+    for item in written:
+        created = item.result.status == CREATED
+        items = None
+        if line_items is not None and not item.keep_rows:
+            before = [] if created else line_items.get(item.instance.pk, [])
+            items = (before, history.line_item_values(item.rows))
+        action = "create" if created else "update"
+        entries.append(history.entry(item.instance, action, line_items=items, at=now))
+    history.record_batch(entries)
+
+
 def use_the_real_variable_limit() -> None:
     """Let bulk inserts on SQLite bind as many values a query as its build allows (32,766
     since 3.32) rather than Django's 999: a batch of 1,000 orders is one INSERT."""
@@ -241,10 +260,12 @@ def save(
     *,
     fields: Sequence[str],
     before: Mapping[int, figures.Contribution] | None = None,
+    lines_before: Mapping[int, list[dict]] | None = None,
 ) -> None:
     """Write items prepared and checked: insert the new records and update the others (for
     orders, their line items and the dashboard's figures too, from `before`: what each
-    updated order added as stored), then send the changes once."""
+    updated order added as stored, and `lines_before`: its line items as history keeps
+    them), record the history in one INSERT, then send the changes once."""
     for item in written:
         item.result.status = CREATED if item.instance._state.adding else UPDATED
     new = [item.instance for item in written if item.instance._state.adding]
@@ -254,8 +275,9 @@ def save(
     for item in written:
         item.result.id = item.instance.pk
     if model is Order:
-        _save_order_rows(written, old, before or {})
+        _save_order_rows(written, old, before or {}, lines_before or {})
     else:
+        _record(written)
         _changed(
             (model, item.instance.pk, "create" if item.result.status == CREATED else "update")
             for item in written
@@ -335,7 +357,11 @@ def orders_write(
     items = _items(records)
     with Store.kept(), cleaning.deferred() as queued:
         _match(Order, items, Order.objects.all())
-        before = _contributions_now([i.instance for i in items if i.instance.pk is not None])
+        stored = [i.instance for i in items if i.instance.pk is not None]
+        lines = _lines_now(stored)
+        before = contributions(
+            stored, {pk: [line[:3] for line in order_lines] for pk, order_lines in lines.items()}
+        )
         for item in items:
             if item.result.status == ERROR:
                 continue
@@ -348,7 +374,19 @@ def orders_write(
                 item.result.refuse(exc)
     _check_batch([item for item in items if item.result.status != ERROR], queued)
     written = _outcome(items, all_or_nothing)
-    save(Order, written, fields=ORDER_WRITTEN, before=before)
+    save(
+        Order,
+        written,
+        fields=ORDER_WRITTEN,
+        before=before,
+        lines_before={
+            pk: history.line_item_values(
+                {"product_id": p, "quantity": q, "price": price, "title": title}
+                for p, q, price, title in order_lines
+            )
+            for pk, order_lines in lines.items()
+        },
+    )
     return [item.result for item in items]
 
 
@@ -357,7 +395,10 @@ ORDER_WRITTEN = (*services.ORDER_FIELDS, *services.ORDER_TOTALS)
 
 
 def _save_order_rows(
-    written: list[_Item], old: list[Order], before: Mapping[int, figures.Contribution]
+    written: list[_Item],
+    old: list[Order],
+    before: Mapping[int, figures.Contribution],
+    lines_before: Mapping[int, list[dict]],
 ) -> None:
     replaced = {item.instance.pk for item in written if not item.keep_rows}
     renewed = [order.pk for order in old if order.pk in replaced]
@@ -370,6 +411,7 @@ def _save_order_rows(
             if not item.keep_rows:
                 rows.append(row)
     LineItem.objects.bulk_create(rows)
+    _record(written, lines_before)
     figures.record(
         _sum(before.get(order.pk, figures.NOTHING) for order in old),
         _sum(
@@ -387,19 +429,19 @@ def _save_order_rows(
     _changed(changes)
 
 
-def _contributions_now(orders: list[Order]) -> dict[int, figures.Contribution]:
-    """What each order adds to the figures as the database holds it (its row is locked by
-    the match; its line items in one query)."""
+def _lines_now(orders: list[Order]) -> dict[int, list[tuple]]:
+    """Each order's line items as the database holds them, (product id, quantity, price,
+    title), in one query (the order rows are locked by the match)."""
     if not orders:
         return {}
     lines: dict[int, list] = {}
-    for order_id, product_id, quantity, price in (
+    for order_id, product_id, quantity, price, title in (
         LineItem.objects.filter(order_id__in=[order.pk for order in orders])
-        .order_by()
-        .values_list("order_id", "product_id", "quantity", "price")
+        .order_by("order_id", "id")
+        .values_list("order_id", "product_id", "quantity", "price", "title")
     ):
-        lines.setdefault(order_id, []).append((product_id, quantity, price))
-    return contributions(orders, lines)
+        lines.setdefault(order_id, []).append((product_id, quantity, price, title))
+    return lines
 
 
 def contributions(

@@ -107,6 +107,7 @@ class CustomerRow(NamedTuple):
     created_at: Stamp
     updated_at: Stamp
     deleted_at: Stamp
+    erased_at: Stamp
 
 
 class OrderRow(NamedTuple):
@@ -128,6 +129,7 @@ class OrderRow(NamedTuple):
     created_at: Stamp
     updated_at: Stamp
     deleted_at: Stamp
+    erased_at: Stamp
 
 
 class LineItemRow(NamedTuple):
@@ -366,6 +368,7 @@ def _customer(draw: Draw, cid: int, market: tuple[str, str, str]) -> tuple[Custo
         created_at=registered,
         updated_at=registered,
         deleted_at=None,
+        erased_at=None,
     )
     return row, Buyer(cid, currency, country, email, phone)
 
@@ -451,6 +454,7 @@ def _order(
         created_at=stamp,
         updated_at=stamp,
         deleted_at=draw.stamp(draw.now) if rng.random() < 0.002 else None,
+        erased_at=None,
     )
 
 

@@ -277,13 +277,15 @@ def _locked(run_id: int):
 def run_advance(run) -> None:
     """Carry a run on from where it stands: check it, or write it once confirmed. Safe to call
     again after a crash, and from two workers at once."""
+    from . import history
     from .models import ImportRun
 
     try:
         if run.state == ImportRun.State.CHECKING:
             _check(run)
         elif run.state == ImportRun.State.WRITING:
-            _write(run)
+            with history.acting(history.Actor.import_run(run), history.Door.IMPORT):
+                _write(run)
     except (ValidationError, *UNREADABLE, UnicodeDecodeError) as exc:
         messages = exc.messages if isinstance(exc, ValidationError) else ["It cannot be read."]
         _end(run, ImportRun.State.FAILED, "The file was not imported: " + " ".join(messages))

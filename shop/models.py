@@ -85,7 +85,21 @@ class SoftDeleteQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=False)
 
 
-class SoftDeleteModel(models.Model):
+class LoadedValues(models.Model):
+    """Keep the values a record was read with, so a write can record what it changed
+    (shop/history.py) without reading the row again."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_values = (field_names, values)
+        return instance
+
+
+class SoftDeleteModel(LoadedValues):
     """A record of the store with its times, soft-deleted (deleted_at set) rather than
     deleted; ordered by id."""
 
@@ -102,7 +116,7 @@ class SoftDeleteModel(models.Model):
         return self.deleted_at is not None
 
 
-class Store(models.Model):
+class Store(LoadedValues):
     """The store's own settings: a single row, edited in the admin."""
 
     name = models.CharField(max_length=200, default="My Store")
@@ -243,10 +257,13 @@ class Customer(SoftDeleteModel):
     currency = currency_field(default=store_currency)
     registered_at = models.DateTimeField(default=timezone.now)
     accepts_marketing = models.BooleanField(default=False)
+    # Set once the customer's personal data is erased (shop/erasure.py); never cleared.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = CustomerQuerySet.as_manager()
 
     class Meta(SoftDeleteModel.Meta):
+        permissions = [("erase_customer", "Can erase a customer's personal data")]
         indexes = [
             # The dashboard counts live customers by registration date from this index alone.
             models.Index(fields=["deleted_at", "registered_at"], name="customer_alive_registered"),
@@ -420,6 +437,8 @@ class Order(SoftDeleteModel):
         blank=True,
         help_text="The merchant's own order number, e.g. #1001; unique when given.",
     )
+    # Set once its customer's personal data is erased from it (shop/erasure.py).
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = OrderQuerySet.as_manager()
 
@@ -666,3 +685,62 @@ class StatusFigures(models.Model):
 
     def __str__(self) -> str:
         return self.status
+
+
+class HistoryEntry(models.Model):
+    """One write of one record: who, through which door, when, and what changed field by
+    field (shop/history.py writes these in the write's own transaction)."""
+
+    class Entity(models.TextChoices):
+        CUSTOMER = "customer", "customer"
+        ORDER = "order", "order"
+        PRODUCT = "product", "product"
+        CATEGORY = "category", "category"
+        STORE = "store", "store"
+
+    class Action(models.TextChoices):
+        CREATE = "create", "created"
+        UPDATE = "update", "changed"
+        DELETE = "delete", "deleted"
+        RESTORE = "restore", "restored"
+        ERASE = "erase", "erased"
+
+    class ActorKind(models.TextChoices):
+        USER = "user", "staff user"
+        API_KEY = "api_key", "API key"
+        IMPORT = "import", "import"
+        SYSTEM = "system", "system"
+
+    class Door(models.TextChoices):
+        ADMIN = "admin", "admin"
+        API = "api", "REST API"
+        BULK_API = "bulk_api", "bulk API"
+        IMPORT = "import", "import"
+        SERVICE = "service", "service call"
+        RESTORE = "restore", "store restore"
+        ERASURE = "erasure", "erasure"
+
+    entity = models.CharField(max_length=16, choices=Entity.choices)
+    record_id = models.BigIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    actor_kind = models.CharField(max_length=8, choices=ActorKind.choices)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    # The actor's name when the entry was written (a user or key renamed later keeps it).
+    actor_label = models.CharField(max_length=200, blank=True)
+    door = models.CharField(max_length=10, choices=Door.choices)
+    # {field: [old, new]}; an order's line items under "line_items" as two lists.
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "history entries"
+        indexes = [
+            # A record's entries, newest first, a page at a time.
+            models.Index(fields=["entity", "record_id", "-id"], name="history_record_newest"),
+            # Pruning by age.
+            models.Index(fields=["at"], name="history_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} #{self.record_id} {self.action} by {self.actor_label}"

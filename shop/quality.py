@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Abs, Coalesce
 from django.db.models.lookups import GreaterThan
@@ -247,3 +247,21 @@ def latest_runs() -> tuple[QualityRun | None, QualityRun | None]:
     computed = QualityRun.objects.computed().first()
     pending = QualityRun.objects.pending(since=run_lost_before()).first()
     return computed, pending
+
+
+def quality_run_compute(*, run: QualityRun | None = None) -> QualityRun:
+    """Count the data quality report now into `run` (a new one if None); drop older runs."""
+    if run is None:
+        run = QualityRun.objects.create(requested_at=timezone.now())
+    try:
+        counts = count_all()
+    except Exception:
+        QualityRun.objects.filter(pk=run.pk).delete()  # not left waiting: the page offers again
+        raise
+    run.counts = counts
+    run.computed_at = timezone.now()
+    with transaction.atomic():
+        # Raises if a newer run dropped this one meanwhile, rather than bringing it back.
+        run.save(update_fields=["counts", "computed_at"])
+        QualityRun.objects.filter(requested_at__lt=run.requested_at).delete()
+    return run

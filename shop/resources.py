@@ -34,7 +34,7 @@ from django.utils.text import slugify
 from import_export import fields, resources, widgets
 from import_export.results import Result, RowResult
 
-from . import bulk, cleaning, services
+from . import bulk, cleaning, history, services
 from .models import MAX_INT, Category, Customer, LineItem, Order, Product, Store
 from .validators import in_zone
 
@@ -873,7 +873,13 @@ class OrderResource(ServiceResource):
     def save_batch(self) -> None:
         if any(item.instance._state.adding and item.instance.pk for item in self.items):
             self.kept_ids = True
-        bulk.save(Order, self.items, fields=self.writes_fields(), before=self.before)
+        bulk.save(
+            Order,
+            self.items,
+            fields=self.writes_fields(),
+            before=self.before,
+            lines_before={pk: history.line_item_values(lines) for pk, lines in self.stored.items()},
+        )
 
     def get_export_queryset_for_stream(self, queryset):
         items = LineItem.objects.select_related("product").only(

@@ -8,14 +8,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from . import figures, quality, signals
+from . import figures, history, signals
 from .cleaning import full_clean
 from .models import (
     ZERO,
@@ -24,7 +23,6 @@ from .models import (
     LineItem,
     Order,
     Product,
-    QualityRun,
     Store,
     store_currency,
 )
@@ -262,6 +260,7 @@ def _changed(instance, action: str) -> None:
 def _write(instance, spec: Iterable[Field], data: Mapping[str, Any]):
     action = "create" if instance._state.adding else "update"
     _save(_prepare(instance, spec, data))
+    history.record(instance, action)
     if not isinstance(instance, Store):
         _changed(instance, action)
     return instance
@@ -275,6 +274,7 @@ def _mark_deleted(instance, deleted_at):
         before = figures.order_contribution(instance.pk, lock=True) if order else None
         instance.deleted_at = deleted_at
         instance.save(update_fields=["deleted_at", "updated_at"])
+        history.record(instance, "restore" if deleted_at is None else "delete")
         if before is not None:
             figures.record(before, figures.order_contribution(instance.pk))
         _changed(instance, "create" if deleted_at is None else "delete")
@@ -487,7 +487,15 @@ def _write_order(order: Order, line_items, data: Mapping[str, Any]) -> Order:
     # The totals are known now: check them and the rules on amounts (order_prepare checked
     # the other fields, which nothing has changed since).
     validate(order, exclude=[name for name in _ORDER_FIELD_NAMES if name not in ORDER_AMOUNTS])
+    items_before: list[dict] | None = []
+    if replace and action == "update" and history.recording():
+        # The items replaced, for the order's history (the one read history adds).
+        items_before = history.line_item_values(
+            order.line_items.order_by("id").values("product_id", "title", "quantity", "price")
+        )
     _save(order)
+    items = (items_before, history.line_item_values(rows)) if replace else None
+    history.record(order, action, line_items=items)
     if replace:
         order.line_items.all().delete()
         for row in rows:
@@ -628,37 +636,3 @@ WRITES: dict[type[models.Model], Writes] = {
     Product: _writes(PRODUCT_SPEC, "product"),
     Category: _writes(CATEGORY_SPEC, "category"),
 }
-
-
-@transaction.atomic
-def quality_run_request() -> QualityRun | None:
-    """Ask the worker to count the data quality report, unless a run is waiting or running.
-
-    Returns the new run, or None when one is under way. Two requests at the same instant may
-    both start a run: the count is then made twice, and the later result is kept.
-    """
-    from .tasks import quality_compute  # the task calls back into this module
-
-    if QualityRun.objects.pending(since=quality.run_lost_before()).exists():
-        return None
-    run = QualityRun.objects.create(requested_at=timezone.now())
-    transaction.on_commit(partial(quality_compute.enqueue, run.pk))
-    return run
-
-
-def quality_run_compute(*, run: QualityRun | None = None) -> QualityRun:
-    """Count the data quality report now into `run` (a new one if None); drop older runs."""
-    if run is None:
-        run = QualityRun.objects.create(requested_at=timezone.now())
-    try:
-        counts = quality.count_all()
-    except Exception:
-        QualityRun.objects.filter(pk=run.pk).delete()  # not left waiting: the page offers again
-        raise
-    run.counts = counts
-    run.computed_at = timezone.now()
-    with transaction.atomic():
-        # Raises if a newer run dropped this one meanwhile, rather than bringing it back.
-        run.save(update_fields=["counts", "computed_at"])
-        QualityRun.objects.filter(requested_at__lt=run.requested_at).delete()
-    return run

@@ -13,3 +13,9 @@ bulk_load_finished = Signal()
 # "update" or "delete"; a restore is a "create". An order's write lists its customer's
 # "update" too, since the order changes the customer's figures.
 records_changed = Signal()
+
+# Sent inside the transaction of customer_erase (shop/erasure.py), when it erased something, so
+# that other apps erase their own copies of the values. Arguments: customer_id, order_ids (the
+# orders erased now), values (every erased text, longest first) and strong (the emails and
+# phones among them, which name this person alone, for searches across every record).
+customer_erased = Signal()

@@ -1,12 +1,14 @@
 """The store's slow work, run by the worker (`manage.py db_worker`, beside the push pump): the
 data quality report, and the admin's imports."""
 
+from functools import partial
+
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import default_task_backend, task
 from django_tasks.base import DEFAULT_TASK_PRIORITY
 
-from . import imports, services
+from . import history, imports, quality
 from .models import ImportRun, QualityRun
 
 # Above the push pump's priority: the database backend runs a task enqueued without a time
@@ -20,7 +22,21 @@ def quality_compute(run_id: int) -> None:
     """Count the data quality report for the run asked for (shop/quality.py)."""
     run = QualityRun.objects.filter(pk=run_id, computed_at__isnull=True).first()
     if run is not None:  # None: a newer run replaced it meanwhile
-        services.quality_run_compute(run=run)
+        quality.quality_run_compute(run=run)
+
+
+@transaction.atomic
+def quality_run_request() -> QualityRun | None:
+    """Ask the worker to count the data quality report, unless a run is waiting or running.
+
+    Returns the new run, or None when one is under way. Two requests at the same instant may
+    both start a run: the count is then made twice, and the later result is kept.
+    """
+    if QualityRun.objects.pending(since=quality.run_lost_before()).exists():
+        return None
+    run = QualityRun.objects.create(requested_at=timezone.now())
+    transaction.on_commit(partial(quality_compute.enqueue, run.pk))
+    return run
 
 
 @task(priority=PRIORITY)
@@ -38,6 +54,13 @@ def import_advance(run_id: int) -> None:
         return
     import_advance.enqueue(run_id)
     imports.run_advance(run)
+
+
+@task()
+def history_prune() -> int:
+    """Delete history entries older than HISTORY_KEEP_DAYS (the push pump also does, after
+    each run)."""
+    return history.prune()
 
 
 def import_start(*, upload, model: str, file_name: str, file_format: str, user) -> ImportRun:

@@ -56,6 +56,14 @@ def time_zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def store_zone(store) -> zoneinfo.ZoneInfo:
+    """The store's zone; UTC when the stored name is not one (the admin index must render)."""
+    try:
+        return zoneinfo.ZoneInfo(store.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
 def validate_time_zone(value: str) -> None:
     _known(
         value,

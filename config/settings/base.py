@@ -22,7 +22,7 @@ DEBUG = False
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backoffice.admin_site.StoreAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -44,24 +45,25 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "push",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestLogMiddleware",
+    "core.middleware.RequestLogMiddleware",
     "shop.api.middleware.NoStoreMiddleware",
-    "config.middleware.RefusePlainHttpMiddleware",
+    "core.middleware.RefusePlainHttpMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "config.middleware.DatabaseUnavailableMiddleware",
-    "config.middleware.RefuseNulMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
+    "core.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "config.middleware.AdminLoginThrottleMiddleware",
-    "config.middleware.StoreTimeZoneMiddleware",
+    "core.middleware.AdminLoginThrottleMiddleware",
+    "backoffice.middleware.StoreTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -69,6 +71,9 @@ ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
+# Widgets render through TEMPLATES, so templates/ may override Django's (labelled split
+# date-time inputs, templates/admin/widgets/).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -89,9 +94,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside a writer; the busy timeout makes writers queue, not fail.
+    # secure_delete zeroes what a write removes, so an erased customer's values do not linger
+    # in the file's free space (shop/erasure.py).
     DATABASES["default"]["OPTIONS"] = {
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000; "
+            "PRAGMA secure_delete=ON;"
         ),
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -179,6 +187,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No deep links: each would be a link inside the operation's toggle button, two nested
+    # controls a screen reader cannot tell apart.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
@@ -204,8 +215,8 @@ ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "config.middleware.JsonLinesFormatter"}},
-    "filters": {"redact_feed_paths": {"()": "config.middleware.RedactFeedPaths"}},
+    "formatters": {"json": {"()": "core.middleware.JsonLinesFormatter"}},
+    "filters": {"redact_feed_paths": {"()": "core.middleware.RedactFeedPaths"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
@@ -308,6 +319,9 @@ PUSH_CLAIM_SECONDS = env.float("PUSH_CLAIM_SECONDS", default=60)
 PUSH_PUMP_SECONDS = env.float("PUSH_PUMP_SECONDS", default=30)
 PUSH_POLL_SECONDS = env.float("PUSH_POLL_SECONDS", default=0.2)
 PUSH_KEEP_DAYS = env.int("PUSH_KEEP_DAYS", default=7)
+# How long each record's history (shop/history.py) is kept; the push worker prunes older
+# entries.
+HISTORY_KEEP_DAYS = env.int("HISTORY_KEEP_DAYS", default=730)
 # Changes due this long with none delivered meanwhile: /healthz and the connection page say
 # that no worker is delivering.
 PUSH_STALL_SECONDS = env.float("PUSH_STALL_SECONDS", default=180)

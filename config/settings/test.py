@@ -14,7 +14,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PUSH_TOKEN_KEYS = ["mJ0u0bq3tM1mVt0bY9qZl7mXoT1Gzq2o7cJmA0pQy5k="]
-PUSH_CONNECT_TIMEOUT = 1.0
-PUSH_DEADLINE_SECONDS = 1.0
-CONVERTEDIN_PUSH_RETRY_DELAYS = [10.0, 30.0]
+# Short, unless a test's worker subprocess sets its own in the environment.
+PUSH_CONNECT_TIMEOUT = env.float("PUSH_CONNECT_TIMEOUT", default=1.0)  # noqa: F405
+PUSH_DEADLINE_SECONDS = env.float("PUSH_DEADLINE_SECONDS", default=1.0)  # noqa: F405
+CONVERTEDIN_PUSH_RETRY_DELAYS = [
+    float(s)
+    for s in env.list("CONVERTEDIN_PUSH_RETRY_DELAYS", default=[10, 30])  # noqa: F405
+]
 WEBHOOK_ALLOW_PRIVATE_TARGETS = True

@@ -4,7 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from config.principals import MachineClient
+from core.principals import MachineClient
 
 from .models import KEY_PREFIX, ApiKey, hash_key
 from .services import api_key_record_use

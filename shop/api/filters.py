@@ -18,9 +18,8 @@ from django.utils import timezone
 from django_countries import countries
 from drf_spectacular.drainage import set_override
 
-from shop.dashboard import store_zone
 from shop.models import Category, Customer, LineItem, Order, Product, Store
-from shop.validators import currency_codes
+from shop.validators import currency_codes, store_zone
 
 from .fields import DATE, in_year_zero, parse_date, parse_date_time
 

@@ -17,10 +17,12 @@ minute per process), and `forget()` erases a sender's rows or those holding a te
 
 import hashlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import exceptions, status
 
@@ -160,16 +162,26 @@ def _prune_now_and_then() -> None:
         prune()
 
 
-def forget(*, principal: str | None = None, containing: str | None = None) -> int:
-    """Erase stored answers: a sender's ("key:<id>", "user:<id>"), or those whose answer
-    holds a text (a customer's email or phone, or `"customer":42` as answers are written).
-    Return how many."""
-    if principal is None and not containing:
+def forget(*, principal: str | None = None, containing: str | Iterable[str] | None = None) -> int:
+    """Erase stored answers: a sender's ("key:<id>", "user:<id>"), or, of every sender, those
+    whose answer holds any of the texts, in any letter case (a customer's email or phone, or
+    `"customer":42` as answers are written). Return how many."""
+    texts = [containing] if isinstance(containing, str) else [t for t in containing or () if t]
+    if principal is None and not texts:
         raise ValueError("Name a principal or a text to erase.")
     rows = IdempotentRequest.objects.all()
     if principal is not None:
         rows = rows.filter(principal=principal)
-    if containing:
-        rows = rows.filter(body__contains=containing)
+    if texts:
+        holding = Q(pk__in=[])
+        for text in texts:
+            holding |= Q(body__icontains=text)
+        rows = rows.filter(holding)
     deleted, _ = rows.delete()
     return deleted
+
+
+def forget_erased(sender, *, strong, **kwargs) -> None:
+    """An erased customer's emails and phones leave every stored answer (shop/erasure.py)."""
+    if strong:
+        forget(containing=strong)

@@ -14,6 +14,8 @@ KEY_PREFIX = "sk_store_"
 SCOPES = (
     ("customers.read", "Read customers"),
     ("customers.write", "Create, change, delete and restore customers"),
+    ("customers.export", "Export a customer's data with their orders"),
+    ("customers.erase", "Erase a customer's personal data (irreversible)"),
     ("orders.read", "Read orders"),
     ("orders.write", "Create, change, delete and restore orders"),
     ("products.read", "Read products and categories"),

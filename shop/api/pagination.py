@@ -26,7 +26,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from config.digits import is_ascii_digits
+from core.digits import is_ascii_digits
 
 from .filters import MAX_ID
 from .selectors import sync_horizon

@@ -40,3 +40,40 @@ class RestorePermission(ScopeOrModelPermission):
     """Restoring undoes a delete, so staff need the delete permission."""
 
     perms_map = {**ScopeOrModelPermission.perms_map, "POST": _needs("delete")}
+
+
+class NamedPermission(ScopeOrModelPermission):
+    """One API key scope and named staff permissions, whatever the method (a subclass names
+    them): for the routes that are neither a plain read nor a plain write."""
+
+    scope = ""
+    staff_permissions: tuple[str, ...] = ()
+    refused = ""
+
+    def has_permission(self, request, view) -> bool:
+        if isinstance(request.auth, ApiKey):
+            self.message = f"This API key lacks the {self.scope} scope."
+            return self.scope in request.auth.scope_set
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active and user.is_staff):
+            self.message = "Only staff members and API keys may use the API."
+            return False
+        self.message = self.refused
+        return user.has_perms(self.staff_permissions)
+
+
+class ErasePermission(NamedPermission):
+    """Erasing is irreversible: its own scope, and staff its own permission."""
+
+    scope = "customers.erase"
+    staff_permissions = ("shop.erase_customer",)
+    refused = "You lack the permission to erase customers."
+
+
+class ExportPermission(NamedPermission):
+    """A data export holds a customer's orders too: its own scope, and staff the view
+    permissions of both."""
+
+    scope = "customers.export"
+    staff_permissions = ("shop.view_customer", "shop.view_order")
+    refused = "You lack the permission to view customers and orders."

@@ -9,7 +9,7 @@ def forbid_unknown_request_fields(result, generator, request, public):
     return result
 
 
-# What RefuseNulMiddleware (config/middleware.py) refuses in any query parameter.
+# What RefuseNulMiddleware (core/middleware.py) refuses in any query parameter.
 NO_NUL = r"^[^\u0000]*$"
 
 

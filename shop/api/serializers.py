@@ -171,6 +171,38 @@ class CustomerInputSerializer(InputSerializer):
         extra_kwargs = {"currency": {"help_text": "ISO 4217 code; the store's by default."}}
 
 
+class CustomerErasureSerializer(serializers.Serializer):
+    """What POST /customers/{id}/erase answers."""
+
+    id = serializers.IntegerField(read_only=True)
+    erased_at = serializers.DateTimeField(read_only=True, help_text="When the customer was erased.")
+    changed = serializers.BooleanField(
+        read_only=True, help_text="False when everything had been erased already."
+    )
+    orders_erased = serializers.IntegerField(
+        read_only=True, help_text="Orders erased by this call."
+    )
+
+
+class CustomerExportSerializer(serializers.Serializer):
+    """What GET /customers/{id}/export answers (shop/erasure.py, customer_export)."""
+
+    exported_at = serializers.DateTimeField(read_only=True)
+    customer = serializers.DictField(
+        read_only=True, help_text="The customer's fields, with created_at ... erased_at."
+    )
+    orders = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="Every order of theirs, deleted ones too, each with its line_items.",
+    )
+    history = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="The history entries of the customer and their orders, newest first.",
+    )
+
+
 # Orders ---------------------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from shop import bulk, services
+from shop import bulk, erasure, history, services
 from shop.models import Category, Customer, Product
 
 from . import idempotency, selectors
@@ -45,12 +45,21 @@ from .filters import (
     currency_enum,
     either_case,
 )
+from .history import HistoryMixin, history_schema
+from .models import ApiKey
 from .pagination import PageNumberPagination
 from .parsers import LimitedJSONParser
-from .permissions import RestorePermission, ScopeOrModelPermission
+from .permissions import (
+    ErasePermission,
+    ExportPermission,
+    RestorePermission,
+    ScopeOrModelPermission,
+)
 from .serializers import (
     CategoryInputSerializer,
     CategorySerializer,
+    CustomerErasureSerializer,
+    CustomerExportSerializer,
     CustomerInputSerializer,
     CustomerSerializer,
     OrderInputSerializer,
@@ -101,6 +110,11 @@ CUSTOMER_CURRENCY = OpenApiParameter(
     OpenApiTypes.STR,
     enum=either_case(currency_enum()),
     description="ISO 4217 code, EGP or egp: scopes the order stats to that currency.",
+)
+
+
+CUSTOMER_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The customer's id."
 )
 
 
@@ -247,7 +261,18 @@ class IdempotentWrites:
         return response
 
 
-class RecordViewSet(IdempotentWrites, viewsets.ModelViewSet):
+def history_actor(request, *, bulk: bool = False) -> None:
+    """Record this request's writes as its API key's or staff user's, through the API (or
+    the bulk API)."""
+    if isinstance(request.auth, ApiKey):
+        history.set_actor(history.Actor.api_key(request.auth))
+    else:
+        history.set_actor(history.Actor.user(request.user))
+    if bulk:
+        history.set_door(history.Door.BULK_API)
+
+
+class RecordViewSet(HistoryMixin, IdempotentWrites, viewsets.ModelViewSet):
     """Keys or staff sessions, scopes, rate limits, JSON bodies and one error shape.
 
     A subclass names its API key scope, its output and input serializers, its filter set and
@@ -272,8 +297,14 @@ class RecordViewSet(IdempotentWrites, viewsets.ModelViewSet):
     def get_exception_handler(self):
         return api_exception_handler
 
+    def dispatch(self, request, *args, **kwargs):
+        # The door of the writes this request makes; `initial` names who, once authenticated.
+        with history.acting(door=history.Door.API):
+            return super().dispatch(request, *args, **kwargs)
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        history_actor(request, bulk=self.action == "bulk")
         unknown = sorted(set(request.query_params) - self.known_parameters())
         if unknown:
             # A misspelt filter must never read as "no filter" (Stripe refuses them too).
@@ -296,6 +327,8 @@ class RecordViewSet(IdempotentWrites, viewsets.ModelViewSet):
             }
         elif self.action == "retrieve":
             known |= set(self.retrieve_parameters)
+        elif self.action == "history":
+            known |= set(self.history_parameters())
         return known
 
     def get_view_name(self) -> str:
@@ -417,6 +450,7 @@ class RecordViewSet(IdempotentWrites, viewsets.ModelViewSet):
         retrieve=[CUSTOMER_CURRENCY],
     ),
     bulk=bulk_schema("customers", "customer", CustomerInputSerializer, "BulkCustomersRequest"),
+    history=history_schema("customers", "customer"),
 )
 class CustomerViewSet(BulkMixin, RecordViewSet):
     scope_resource = "customers"
@@ -434,6 +468,53 @@ class CustomerViewSet(BulkMixin, RecordViewSet):
         field = CodeField(codes=currency_enum, example="EGP", required=False)
         return query_value(self.request, "currency", field) or None
 
+    @extend_schema(
+        operation_id="customers_erase",
+        summary="Erase a customer's personal data",
+        description=(
+            "Replace the customer's name, email and phone, and the contact email, phone and "
+            "locale of every order of theirs, in place, and erase every copy the store keeps; "
+            "amounts, dates, line items and statuses stay. Irreversible; a second call changes "
+            "nothing (`changed` is false). Deleted customers too. converted.in is told "
+            "(`customers/delete`, and `orders/update` for their orders). Needs the "
+            "`customers.erase` scope (staff: the erase_customer permission)."
+        ),
+        tags=["customers"],
+        parameters=[CUSTOMER_ID],
+        request=None,
+        responses={200: CustomerErasureSerializer, **errors(*WRITE_ERRORS, detail=True)},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ErasePermission])
+    def erase(self, request, *args, **kwargs):
+        with self.locked():
+            customer = self.find(self.record_id(), include_deleted=True)
+            done = erasure.customer_erase(customer=customer, actor=request.auth or request.user)
+        body = {
+            "id": done.customer.pk,
+            "erased_at": done.customer.erased_at,
+            "changed": done.changed,
+            "orders_erased": done.orders_erased,
+        }
+        return Response(CustomerErasureSerializer(body).data)
+
+    @extend_schema(
+        operation_id="customers_export",
+        summary="Export a customer's data",
+        description=(
+            "One JSON document: the customer, their orders with line items (deleted ones "
+            "too), and their history. Deleted and erased customers too. Needs the "
+            "`customers.export` scope (staff: the view permissions of customers and orders)."
+        ),
+        tags=["customers"],
+        parameters=[CUSTOMER_ID],
+        responses={200: CustomerExportSerializer, **errors(*READ_ERRORS, detail=True)},
+    )
+    @action(detail=True, methods=["get"], permission_classes=[ExportPermission])
+    def export(self, request, *args, **kwargs):
+        with query_deadline():
+            customer = self.find(self.record_id(), include_deleted=True)
+            return Response(erasure.customer_export(customer=customer))
+
     def page_records(self, page):
         """The page's customers with their figures, computed for those rows alone."""
         return selectors.customers_page_with_stats(page, currency=self.currency())
@@ -446,6 +527,7 @@ class CustomerViewSet(BulkMixin, RecordViewSet):
 @extend_schema_view(
     **operations("orders", "order", OrderSerializer, OrderInputSerializer),
     bulk=bulk_schema("orders", "order", OrderInputSerializer, "BulkOrdersRequest"),
+    history=history_schema("orders", "order"),
 )
 class OrderViewSet(BulkMixin, RecordViewSet):
     scope_resource = "orders"
@@ -465,6 +547,7 @@ class OrderViewSet(BulkMixin, RecordViewSet):
 @extend_schema_view(
     **operations("products", "product", ProductSerializer, ProductInputSerializer),
     bulk=bulk_schema("products", "product", ProductInputSerializer, "BulkProductsRequest"),
+    history=history_schema("products", "product"),
 )
 class ProductViewSet(BulkMixin, RecordViewSet):
     scope_resource = "products"
@@ -486,7 +569,8 @@ class ProductViewSet(BulkMixin, RecordViewSet):
         CategorySerializer,
         CategoryInputSerializer,
         scope="products",
-    )
+    ),
+    history=history_schema("categories", "category", scope="products"),
 )
 class CategoryViewSet(RecordViewSet):
     scope_resource = "products"

@@ -203,8 +203,9 @@ def test_a_bulk_request_costs_the_same_queries_for_10_and_100_orders(api, count)
 
 # The key, the rate limit's count, the customers and products named, a savepoint and its
 # release, the store, the references, the check constraints of orders and of line items, the
-# orders, the line items, three figure upserts and the outbox.
-NUM_QUERIES = {"sqlite": 16, "postgresql": 16}
+# orders, the line items, the history's entries (one INSERT), three figure upserts and the
+# outbox.
+NUM_QUERIES = {"sqlite": 17, "postgresql": 17}
 
 
 @pytest.mark.parametrize("resource", ["products", "orders"])

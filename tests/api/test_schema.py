@@ -25,17 +25,20 @@ def schema(tmp_path_factory) -> dict:
 
 def test_schema_validates_without_warnings(schema):
     assert schema["openapi"].startswith("3.")
-    assert len(schema["paths"]) == 17  # 4 resources x 3 routes, 3 bulk routes, 2 webhooks
+    # 4 resources x 4 routes, 3 bulk routes, 2 webhooks, a customer's erase and export
+    assert len(schema["paths"]) == 23
 
 
 def test_schema_is_served(client, db):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     assert set(response.json()["paths"]) == {
-        f"{base}{suffix}" for base in LISTS for suffix in ("", "/{id}", "/{id}/restore")
+        f"{base}{suffix}"
+        for base in LISTS
+        for suffix in ("", "/{id}", "/{id}/restore", "/{id}/history")
     } | {"/api/v1/webhooks", "/api/v1/webhooks/{id}"} | {
         f"/api/v1/{resource}/bulk" for resource in ("customers", "orders", "products")
-    }
+    } | {"/api/v1/customers/{id}/erase", "/api/v1/customers/{id}/export"}
 
 
 def test_swagger_ui_is_served_without_any_cdn(client, db):
@@ -47,7 +50,8 @@ def test_swagger_ui_is_served_without_any_cdn(client, db):
     for asset in assets:
         if asset == "/api/docs/?script=":  # the start-up script, served by the view itself
             continue
-        assert asset.startswith("/static/drf_spectacular_sidecar/"), asset
+        # Swagger UI from the sidecar package, the page's own stylesheet from shop/static.
+        assert asset.startswith(("/static/drf_spectacular_sidecar/", "/static/shop/")), asset
         assert finders.find(asset.removeprefix("/static/")), asset
     script = client.get("/api/docs/?script=")
     assert script.status_code == 200
@@ -83,7 +87,7 @@ def test_every_operation_documents_its_error_answers(schema):
 def test_every_operation_names_its_scope_and_accepts_keys_and_sessions(schema):
     for operations in schema["paths"].values():
         for operation in operations.values():
-            assert re.search(r"`\w+\.(read|write)` scope", operation["description"])
+            assert re.search(r"`\w+\.(read|write|erase|export)` scope", operation["description"])
             assert operation["security"] == [{"apiKey": []}, {"cookieAuth": []}]
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
 

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -28,6 +29,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "browser-test-password"
+# The tests wait for states (a text shown, an address reached, an element attached), never for
+# a time: each wait ends as soon as its state holds. WAIT_MS only bounds how long a state may
+# take to come, generously, so that a busy machine makes a test slower, not failed.
+WAIT_MS = 60_000
+expect.set_options(timeout=WAIT_MS)
 
 
 def _chromium_or_stop() -> str:
@@ -70,7 +76,8 @@ def page(browser, live_server):
 
     context.route("**/*", guard)
     tab = context.new_page()
-    tab.set_default_timeout(20_000)
+    tab.set_default_timeout(WAIT_MS)
+    tab.set_default_navigation_timeout(WAIT_MS)
     # Anything the Content-Security-Policy blocks shows in the console: every page the tests
     # open must work within the policy.
     blocked: list[str] = []

@@ -55,7 +55,7 @@ def test_request_log_is_one_json_line_without_query_string(client, db, caplog):
     with caplog.at_level(logging.INFO, logger="request"):
         client.get("/healthz?token=secret-in-query")
     record = next(r for r in caplog.records if r.name == "request")
-    from config.middleware import JsonLinesFormatter
+    from core.middleware import JsonLinesFormatter
 
     line = JsonLinesFormatter().format(record)
     entry = json.loads(line)
@@ -231,7 +231,7 @@ def test_production_settings_read_the_environment():
 def test_a_database_outage_in_a_view_is_a_json_503_not_a_500(rf):
     from django.db.utils import OperationalError
 
-    from config.middleware import DatabaseUnavailableMiddleware
+    from core.middleware import DatabaseUnavailableMiddleware
 
     middleware = DatabaseUnavailableMiddleware(lambda request: None)
     request = rf.post("/convertedin/orders")
@@ -246,7 +246,7 @@ def test_no_token_api_key_or_password_ever_reaches_the_logs(client, store, caplo
     """Drive the feed, the API and the admin login with secrets, then grep every log line."""
     from django.contrib.auth import get_user_model
 
-    from config.middleware import JsonLinesFormatter
+    from core.middleware import JsonLinesFormatter
     from feeds.tokens import feed_token_create
     from shop.api.services import api_key_create
 
@@ -275,7 +275,7 @@ def test_no_token_api_key_or_password_ever_reaches_the_logs(client, store, caplo
 
 
 def test_a_token_in_a_feed_path_never_reaches_the_logs(client, db, caplog):
-    from config.middleware import JsonLinesFormatter
+    from core.middleware import JsonLinesFormatter
 
     secret = "token-in-the-path-8c1d"
     with caplog.at_level(logging.DEBUG):

@@ -5,6 +5,7 @@ import itertools
 import json
 import socket
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -167,7 +168,9 @@ def silent_server():
 
 
 @pytest.mark.django_db
-def test_a_hanging_subscriber_delays_neither_another_nor_the_push(store, httpserver, receiver):
+def test_a_round_waited_for_records_a_hanging_try_and_its_rows_wait_with_it(
+    store, httpserver, receiver
+):
     from push.delivery import deliver_due as push_due
 
     receiver.expect_request("/api/webhooks/api/products/create").respond_with_data("ok")
@@ -203,6 +206,102 @@ def test_a_hanging_subscriber_delays_neither_another_nor_the_push(store, httpser
     assert len(due) == 1
     assert due.pop() > timezone.now()
     assert PushEvent.objects.filter(status="delivered").count() == len(products)
+
+
+@pytest.mark.django_db
+def test_a_hanging_subscriber_holds_back_neither_another_nor_the_push(store, httpserver, receiver):
+    """The worker's sender returns at once: the healthy subscriber's rows and the pushes go out
+    while the hanging try is under way, and the hanging try is recorded when it comes back."""
+    from push.delivery import deliver_due as push_due
+
+    receiver.expect_request("/api/webhooks/api/products/create").respond_with_data("ok")
+    httpserver.expect_request("/healthy").respond_with_data("ok")
+    sock, stop, held = silent_server()
+    sender = webhooks.Sender()
+    try:
+        port = sock.getsockname()[1]
+        hanging, _ = webhooks.webhook_subscription_create(
+            url=f"http://127.0.0.1:{port}/hangs", topics=["products/create"]
+        )
+        healthy, _ = subscribe(httpserver, "/healthy", topics=["products/create"])
+        for _ in range(3):
+            new_product()
+        started = time.monotonic()
+
+        def step_until(condition):
+            while not condition():
+                sender.step()
+                sender.wait(0.01)
+                assert time.monotonic() - started < 0.5  # the deadline is 1 s
+
+        def delivered(subscription):
+            return WebhookDelivery.objects.filter(
+                subscription=subscription, status=Status.DELIVERED
+            ).count()
+
+        step_until(lambda: delivered(healthy) == 3)
+        assert push_due() == 3
+        for _ in range(2):  # its next rows go out once its flight is back, not the other's
+            new_product()
+        step_until(lambda: delivered(healthy) == 5)
+        assert push_due() == 2
+        assert sender.busy
+        assert set(
+            WebhookDelivery.objects.filter(subscription=hanging).values_list("status", flat=True)
+        ) == {Status.SENDING, Status.PENDING}  # the first three claimed; the last two wait
+        assert len(held) == 1
+        while sender.busy:  # its try comes back; its rows wait for the retry, untried
+            sender.step()
+            sender.wait(0.05)
+        assert 1.0 <= time.monotonic() - started < 2.0
+    finally:
+        sender.close()
+        stop.set()
+        sock.close()
+        for conn in held:
+            conn.close()
+
+    rows = WebhookDelivery.objects.filter(subscription=hanging)
+    tried = rows.get(attempts=1)
+    assert "took longer than 1 s" in tried.last_error
+    assert tried.status == Status.PENDING
+    assert rows.filter(attempts=0).count() == 4
+    assert set(rows.values_list("due_at", flat=True)) == {tried.due_at}
+    assert PushEvent.objects.filter(status="delivered").count() == 5
+    assert len(received(httpserver, "/healthy")) == 5
+
+
+@pytest.mark.django_db
+def test_a_winding_down_sender_serves_only_answering_subscribers_and_a_stopped_one_none(
+    store, httpserver
+):
+    httpserver.expect_request("/down").respond_with_data("down", status=500)
+    httpserver.expect_request("/up").respond_with_data("ok")
+    down, _ = subscribe(httpserver, "/down", topics=["products/create"])
+    up, _ = subscribe(httpserver, "/up", topics=["products/create"])
+    new_product()
+    assert webhooks.deliver_due() == 2
+    down.refresh_from_db()
+    assert down.failing_since is not None
+
+    WebhookDelivery.objects.update(due_at=timezone.now())  # its retry falls due
+    new_product()
+    sender = webhooks.Sender()
+    try:
+        sender.wind_down()
+        sender.step()
+        sender.wait(None)
+        assert sender.step() == 1
+        assert [r.path for r, _ in httpserver.log[2:]] == ["/up"]
+        sender.stop()
+        new_product()
+        assert sender.step() == 0
+        assert not sender.busy
+    finally:
+        sender.close()
+    assert len(httpserver.log) == 3
+    assert PushEvent.objects.filter(fanned_out=False).count() == 1  # left for the next pump
+    assert WebhookDelivery.objects.filter(subscription=down, attempts=1).count() == 1
 
 
 @pytest.mark.django_db

@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from backoffice import admin_lists
 from feeds import counters
-from shop import admin_lists, services
+from shop import services
 from shop.models import Customer
 from tests.factories import CustomerFactory, ProductFactory
 from tests.plans import full_scans, plan

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
+from backoffice import admin_lists
 from feeds import counters
-from shop import admin_lists, services
+from shop import services
 from shop.models import Customer, Order
 from tests.factories import CustomerFactory, ProductFactory
 from tests.plans import full_scans, plan

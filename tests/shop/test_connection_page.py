@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice.connection import last_crawls
 from feeds.builders import render_endpoint
-from feeds.connection import last_crawls
 from feeds.models import FeedRequest, FeedToken
 from feeds.tokens import feed_token_create, hash_token
 from tests.factories import OrderFactory

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from backoffice.charts import Point, bar_line_chart, compact, nice_ceiling
+from backoffice.dashboard import dashboard
 from shop import services
-from shop.charts import Point, bar_line_chart, compact, nice_ceiling
-from shop.dashboard import dashboard
 from shop.models import Store
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory
 

@@ -13,8 +13,8 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backoffice.dashboard import CHART_DAYS, PERIOD_DAYS, TOP_PRODUCTS, dashboard
 from shop import figures, services
-from shop.dashboard import CHART_DAYS, PERIOD_DAYS, TOP_PRODUCTS, dashboard
 from shop.demo import seed
 from shop.models import Order, OrderFigures, ProductFigures, StatusFigures, Store
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory

@@ -66,18 +66,19 @@ def test_an_import_batch_costs_the_same_queries_whatever_its_size(
     # (none found: no line items to read), the customers, the products, the orders' and the
     # line items' check constraints (one query each). Write: a savepoint, the same reads
     # (orders locked on PostgreSQL) and checks, the orders (an INSERT for those with an id,
-    # one for the others), their line items, the dashboard's three figures and the outbox.
+    # one for the others), their line items, the history (one INSERT), the dashboard's three
+    # figures and the outbox.
     # PostgreSQL: the id sequence advanced past the ids kept (the rows with one).
     kept = int(count > 1 and connection.vendor == "postgresql")
-    with django_assert_num_queries((8 + 16 if count > 1 else 7 + 14) + kept):
+    with django_assert_num_queries((8 + 17 if count > 1 else 7 + 15) + kept):
         result = _worker_resource().import_data(new, dry_run=False)
     assert result.totals["new"] == count
 
     # Again, changed: the orders by id and by reference and their line items (a query each,
     # each pass); one UPDATE of the orders, their line items replaced (a DELETE, an INSERT),
-    # the figures the change moves (the status is the same: two upserts).
+    # the history, the figures the change moves (the status is the same: two upserts).
     changed = _rows(count, customer.email, product.handle, first_id=1000, quantity=2)
-    with django_assert_num_queries(9 + 16 if count > 1 else 8 + 15):
+    with django_assert_num_queries(9 + 17 if count > 1 else 8 + 16):
         result = _worker_resource().import_data(changed, dry_run=False)
     assert result.totals["update"] == count
     assert Order.objects.filter(line_items__quantity=2).count() == count
@@ -105,14 +106,15 @@ def test_a_bulk_batch_costs_the_same_queries_whatever_its_size(
     customer, product = CustomerFactory(), ProductFactory()
 
     # A savepoint, the store, the orders by reference (none), the orders' and the line
-    # items' check constraints, the orders, their line items, the three figures, the outbox.
-    with django_assert_num_queries(12):
+    # items' check constraints, the orders, their line items, the history, the three figures,
+    # the outbox.
+    with django_assert_num_queries(13):
         results = bulk.orders_write(records=_records(count, customer, product))
     assert {result.status for result in results} == {bulk.CREATED}
 
     # Again, changed: the orders by reference (locked) and their line items, one UPDATE of
-    # the orders, their line items replaced, the two figures the quantities move.
-    with django_assert_num_queries(13):
+    # the orders, their line items replaced, the history, the two figures the quantities move.
+    with django_assert_num_queries(14):
         results = bulk.orders_write(records=_records(count, customer, product, quantity=2))
     assert {result.status for result in results} == {bulk.UPDATED}
     assert Order.objects.filter(line_items__quantity=2).count() == count

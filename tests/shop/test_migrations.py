@@ -33,7 +33,8 @@ def test_customers_deleted_with_live_orders_are_restored(store):
 
     deleted = set(Customer.objects.filter(deleted_at__isnull=False).values_list("pk", flat=True))
     assert deleted == {gone.pk}
-    assert Customer.objects.get(pk=kept.pk).deleted_at is None
+    # Only the columns 0004 knows (later migrations add others to the customer).
+    assert Customer.objects.filter(pk=kept.pk).values_list("deleted_at", flat=True).get() is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -56,7 +57,10 @@ def test_dates_out_of_range_are_brought_into_range(store):
     # Only the columns 0005 knows (later migrations add others to the order).
     ordered_at, created_at = Order.objects.values_list("ordered_at", "created_at").get(pk=order.pk)
     assert ordered_at == created_at
-    assert Customer.objects.get(pk=order.customer_id).registered_at.year < 9000
+    registered_at = Customer.objects.values_list("registered_at", flat=True).get(
+        pk=order.customer_id
+    )
+    assert registered_at.year < 9000
     assert Product.objects.get(pk=product.pk).published_at is None
 
 

@@ -147,7 +147,7 @@ def test_report_page_links_each_count_to_the_rows_behind_it(admin_client, store)
     CustomerFactory(phone="")
     CustomerFactory(phone="")
     CustomerFactory()
-    services.quality_run_compute()
+    quality.quality_run_compute()
 
     response = admin_client.get(reverse("admin:shop_quality"))
 
@@ -176,7 +176,7 @@ def test_every_check_filters_its_changelist(admin_client, store, model):
 
 
 def test_report_shows_only_models_the_user_may_view(staff_client, store):
-    services.quality_run_compute()
+    quality.quality_run_compute()
 
     response = staff_client("view_product").get(reverse("admin:shop_quality"))
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from push.tasks import pump
-from shop import quality, services
+from shop import quality, services, tasks
 from shop.models import Customer, Product, QualityRun
 from shop.tasks import quality_compute
 from tests.factories import CategoryFactory, CustomerFactory, OrderFactory, ProductFactory
@@ -49,7 +49,7 @@ def _ask(client, django_capture_on_commit_callbacks):
 
 def test_the_worker_counts_what_the_report_counts_on_the_spot(store):
     _untidy_store()
-    run = services.quality_run_request()
+    run = tasks.quality_run_request()
 
     quality_compute.call(run.pk)
 
@@ -63,7 +63,7 @@ def test_the_worker_counts_what_the_report_counts_on_the_spot(store):
 
 def test_the_page_shows_the_last_run_as_of_its_time_in_the_store_zone(admin_client, store):
     CustomerFactory(phone="")
-    run = services.quality_run_compute()
+    run = quality.quality_run_compute()
     QualityRun.objects.filter(pk=run.pk).update(
         computed_at=datetime(2026, 11, 1, 12, 5, tzinfo=UTC)
     )
@@ -97,7 +97,7 @@ def test_the_page_reads_the_same_few_rows_however_large_the_store(
     admin_client, store, orders, django_assert_num_queries
 ):
     OrderFactory.create_batch(orders, items=2)
-    services.quality_run_compute()
+    quality.quality_run_compute()
     admin_client.get(URL)  # the session's first use
 
     # The store (its time zone), session, user, the last computed run, the waiting run.
@@ -109,7 +109,7 @@ def test_the_page_reads_the_same_few_rows_however_large_the_store(
 def test_recompute_asks_the_worker_once_however_often_it_is_pressed(
     admin_client, store, django_capture_on_commit_callbacks
 ):
-    services.quality_run_compute()
+    quality.quality_run_compute()
 
     first = _ask(admin_client, django_capture_on_commit_callbacks)
     second = _ask(admin_client, django_capture_on_commit_callbacks)
@@ -158,7 +158,7 @@ def test_recompute_needs_the_csrf_token(admin_user, store):
 
 def test_a_view_only_clerk_sees_the_stored_counts_of_the_models_they_may_view(staff_client, store):
     ProductFactory(image_url="")
-    services.quality_run_compute()
+    quality.quality_run_compute()
 
     response = staff_client("view_product").get(URL)
 
@@ -167,9 +167,9 @@ def test_a_view_only_clerk_sees_the_stored_counts_of_the_models_they_may_view(st
 
 
 def test_a_new_run_replaces_the_older_ones(store):
-    older = services.quality_run_compute()
+    older = quality.quality_run_compute()
     lost = QualityRun.objects.create(requested_at=timezone.now())
-    newer = services.quality_run_compute()
+    newer = quality.quality_run_compute()
 
     assert list(QualityRun.objects.all()) == [newer]
     quality_compute.call(lost.pk)  # its task runs late: nothing to count into
@@ -178,7 +178,7 @@ def test_a_new_run_replaces_the_older_ones(store):
 
 
 def test_a_failed_count_leaves_no_run_waiting(store, monkeypatch):
-    run = services.quality_run_request()
+    run = tasks.quality_run_request()
 
     def broken():
         raise RuntimeError("database went away")
@@ -190,7 +190,7 @@ def test_a_failed_count_leaves_no_run_waiting(store, monkeypatch):
 
 
 def test_a_check_added_since_the_run_is_shown_as_not_counted(admin_client, store):
-    run = services.quality_run_compute()
+    run = quality.quality_run_compute()
     del run.counts["order"]["totals_mismatch"]
     run.save()
 

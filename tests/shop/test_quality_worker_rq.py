@@ -10,12 +10,12 @@ from tests.push.test_worker_rq import RQ_WORKER, Site
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ASK = """
-from shop import services
+from shop import tasks
 from shop.models import Customer
 
 Customer.objects.create(email="a@example.com", first_name="A", last_name="B", phone="")
 Customer.objects.create(email="b@example.com", first_name="B", last_name="C", phone="+2010")
-run = services.quality_run_request()
+run = tasks.quality_run_request()
 print(run.pk)
 """
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from import_export.formats.base_formats import CSV
 from tqdm import tqdm
 
+from shop import history
 from shop.resources import STORE_FILES, FileSummary, import_in_batches
 
 
@@ -32,7 +33,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args, directory: Path, batch: int | None, no_progress: bool, **options):
+    def handle(self, *args, **options):
+        # A store restored from its files: its records' history says so.
+        with history.acting(history.Actor.system("store_import"), history.Door.RESTORE):
+            self.restore(**options)
+
+    def restore(self, *, directory: Path, batch: int | None, no_progress: bool, **options):
         batch = batch or int(settings.IMPORT_BATCH_ROWS)
         if batch < 1:
             raise CommandError("--batch must be at least 1.")
