@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from feeds.models import FeedToken
@@ -111,3 +111,10 @@ def test_no_door_adds_a_feed_token_without_its_push_copy():
         if _calls(path, "feed_token_create")
     }
     assert callers == {"push/tokens.py"}
+
+
+@pytest.mark.django_db
+def test_the_command_without_a_token_and_no_terminal_says_how_to_give_it():
+    with pytest.raises(CommandError, match="--token"):
+        call_command("feed_token", "add", "--name", "shell")
+    assert not FeedToken.objects.exists()

@@ -5,6 +5,7 @@ Here rather than in feeds/ because adding a token also keeps the copy pushes car
 """
 
 import getpass
+import sys
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
@@ -27,7 +28,10 @@ class Command(ActionCommand):
         revoke.add_argument("id", type=int)
 
     def handle_add(self, *, name, token=None, **options):
-        token = token or getpass.getpass("Token: ")
+        if not token:
+            if not sys.stdin.isatty():
+                raise CommandError("Give the token with --token: there is no terminal to ask on.")
+            token = getpass.getpass("Token: ")
         try:
             row = convertedin_token_add(name=name, token=token)
         except ValidationError as exc:
