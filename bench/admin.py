@@ -30,6 +30,7 @@ def _pages(order_id: int, email: str, customer, customers: int) -> list[tuple[st
         ("orders, search number", f"/admin/shop/order/?q={order_id}"),
         ("orders, a year", "/admin/shop/order/?ordered_at__year=2025"),
         ("order change page", f"/admin/shop/order/{order_id}/change/"),
+        ("order history page", f"/admin/shop/order/{order_id}/history/"),
         ("customer list", "/admin/shop/customer/"),
         (f"customer list, page {deep:,}", f"/admin/shop/customer/?p={deep}"),
         ("customers, search name", f"/admin/shop/customer/?q={first}"),
@@ -41,6 +42,7 @@ def _pages(order_id: int, email: str, customer, customers: int) -> list[tuple[st
         ("customers, search email", f"/admin/shop/customer/?q={quote(customer.email)}"),
         ("customers, search phone", f"/admin/shop/customer/?q={quote(_spaced(customer.phone))}"),
         ("customers, marketing", "/admin/shop/customer/?accepts_marketing__exact=1"),
+        ("customer history page", f"/admin/shop/customer/{customer.pk}/history/"),
         ("quality report", "/admin/shop/store/quality/"),
     ]
 
