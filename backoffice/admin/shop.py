@@ -187,7 +187,13 @@ class ImportExportAdmin(ImportExportMixin):
             form = self.create_import_form(request)
             if form.is_valid():
                 return self._start_import(request, form)
+            # The page shows this form's errors: the file is not checked a second time.
+            request.checked_import_form = form
         return super().import_action(request, **kwargs)
+
+    def create_import_form(self, request):
+        checked = getattr(request, "checked_import_form", None)
+        return checked if checked is not None else super().create_import_form(request)
 
     def _start_import(self, request, form):
         upload = form.cleaned_data["import_file"]
