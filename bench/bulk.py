@@ -47,13 +47,10 @@ def order(customer: int, products: list[int], n: int, reference: str | None) -> 
     return record
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.bulk", description=__doc__)
-    parser.add_argument("--orders", type=int, default=10_000, help="orders through the bulk")
-    parser.add_argument("--single", type=int, default=300, help="orders through single POSTs")
-    parser.add_argument("--batch", type=int, default=1000)
-    args = parser.parse_args()
-
+def api_store():
+    """Django set up on a fresh, migrated database holding a store, 200 customers and 50
+    products; return an API client holding a key of every scope, and the customers' and
+    products' ids."""
     url = fresh_database()
     manage(url, "migrate", "--noinput", "-v0")
     manage(url, "createcachetable")
@@ -63,16 +60,11 @@ def main() -> None:
 
     django.setup()
     logging.getLogger("request").setLevel(logging.WARNING)
-    from django.db import connection
     from rest_framework.test import APIClient
 
-    from push.models import PushEvent
     from shop.api.models import SCOPE_NAMES
     from shop.api.services import api_key_create
-    from shop.models import Order
     from tests.factories import CustomerFactory, ProductFactory, StoreFactory
-
-    from .databases import server_version
 
     StoreFactory()
     customers = [c.pk for c in CustomerFactory.create_batch(200)]
@@ -80,6 +72,24 @@ def main() -> None:
     _, raw = api_key_create(name="bench", scopes=sorted(SCOPE_NAMES), rate_limit=10**9)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client, customers, products
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bulk", description=__doc__)
+    parser.add_argument("--orders", type=int, default=10_000, help="orders through the bulk")
+    parser.add_argument("--single", type=int, default=300, help="orders through single POSTs")
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+
+    client, customers, products = api_store()
+    from django.db import connection
+
+    from push.models import PushEvent
+    from shop.models import Order
+
+    from .databases import server_version
+
     print(f"{connection.vendor} {server_version()}, load average {os.getloadavg()[0]:.2f}")
 
     started = time.perf_counter()

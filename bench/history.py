@@ -8,14 +8,11 @@ alternating rounds so that both see the same database. Prints each median and th
 """
 
 import argparse
-import logging
-import os
 import statistics
 import time
 from contextlib import nullcontext
 
-from .bulk import fresh_database, order
-from .databases import SETTINGS, manage
+from .bulk import api_store, order
 
 
 def main() -> None:
@@ -25,32 +22,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="orders in a bulk POST")
     args = parser.parse_args()
 
-    url = fresh_database()
-    manage(url, "migrate", "--noinput", "-v0")
-    manage(url, "createcachetable")
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
-    import django
-
-    django.setup()
-    logging.getLogger("request").setLevel(logging.WARNING)
+    client, customers, products = api_store()
     from django.db import connection
-    from rest_framework.test import APIClient
 
     from shop import history
-    from shop.api.models import SCOPE_NAMES
-    from shop.api.services import api_key_create
     from shop.models import HistoryEntry
-    from tests.factories import CustomerFactory, ProductFactory, StoreFactory
 
     from .databases import server_version
 
-    StoreFactory()
-    customers = [c.pk for c in CustomerFactory.create_batch(200)]
-    products = [p.pk for p in ProductFactory.create_batch(50)]
-    _, raw = api_key_create(name="bench", scopes=sorted(SCOPE_NAMES), rate_limit=10**9)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     print(f"{connection.vendor} {server_version()}: the history's cost per write", flush=True)
     serial = iter(range(10**9))
 
