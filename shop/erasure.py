@@ -314,7 +314,7 @@ def _forget_history(customer_id: int, order_ids: list[int], actor: Any) -> None:
 
 def _history_for_export(customer_id: int, order_ids: list[int]) -> list[dict]:
     """The history entries of the customer and their orders, for their data export, newest
-    first."""
+    first: each as the REST API gives it, naming its record."""
     entries = HistoryEntry.objects.filter(
         Q(entity=HistoryEntry.Entity.CUSTOMER, record_id=customer_id)
         | Q(
@@ -326,11 +326,8 @@ def _history_for_export(customer_id: int, order_ids: list[int]) -> list[dict]:
         {
             "entity": entry.entity,
             "record_id": entry.record_id,
-            "at": entry.at.isoformat(),
-            "action": entry.action,
-            "actor": {"kind": entry.actor_kind, "id": entry.actor_id, "label": entry.actor_label},
-            "door": entry.door,
-            "changes": entry.changes,
+            **history.as_dict(entry),
+            "at": _plain(entry.at),
         }
         for entry in entries.iterator()
     ]

@@ -305,6 +305,19 @@ def forget_customer(customer_id: int, order_ids: Iterable[int], actor: Actor) ->
 # Showing ------------------------------------------------------------------------------------
 
 
+def as_dict(entry: HistoryEntry) -> dict[str, Any]:
+    """An entry as the REST API and a customer's data export give it (`at` still a datetime,
+    for each to write as it writes times)."""
+    return {
+        "id": entry.pk,
+        "at": entry.at,
+        "action": entry.action,
+        "door": entry.door,
+        "actor": {"kind": entry.actor_kind, "id": entry.actor_id, "name": entry.actor_label},
+        "changes": entry.changes,
+    }
+
+
 def _shown(value: Any) -> str:
     if value is None or value == "":
         return "—"

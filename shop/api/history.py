@@ -52,16 +52,8 @@ class HistoryEntrySerializer(serializers.Serializer):
 
     def to_representation(self, instance):
         return {
-            "id": instance.pk,
+            **history.as_dict(instance),
             "at": serializers.DateTimeField().to_representation(instance.at),
-            "action": instance.action,
-            "door": instance.door,
-            "actor": {
-                "kind": instance.actor_kind,
-                "id": instance.actor_id,
-                "name": instance.actor_label,
-            },
-            "changes": instance.changes,
         }
 
 

@@ -300,7 +300,7 @@ def test_after_an_erasure_the_history_exported_says_who_erased_with_no_values(no
     }
     assert {e["action"] for e in history} == {"erase"}
     assert {e["door"] for e in history} == {"erasure"}
-    assert {e["actor"]["label"] for e in history} == {admin_user.get_username()}
+    assert {e["actor"]["name"] for e in history} == {admin_user.get_username()}
     assert all(e["changes"] == {} for e in history)
     assert EMAIL not in json.dumps(history)
 
