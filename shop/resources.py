@@ -15,6 +15,8 @@ means the product's price). A product names its category, a category its parent,
 
 import copy
 import dataclasses
+import functools
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -881,6 +883,65 @@ class OrderResource(ServiceResource):
             lines_before={pk: history.line_item_values(lines) for pk, lines in self.stored.items()},
         )
 
+    # Reusing the preview's work ----------------------------------------------------------
+    # A batch whose rows are all new orders is prepared by the preview (the check) exactly as
+    # the write would prepare it. The preview keeps what it built, with the store's settings
+    # and the customers and products its rows named as they were read; the write takes it
+    # when the database still agrees (none of the rows' ids and references taken since, those
+    # records unchanged), else checks the batch again.
+
+    def prepared(self, rows: int) -> dict | None:
+        """What the write of this checked batch needs, or None (a row refused or naming an
+        order that exists)."""
+        items = getattr(self, "items", None)
+        if not items or len(items) != rows:
+            return None
+        if any(item.result.errors or not item.instance._state.adding for item in items):
+            return None
+        customers = {item.instance.customer_id: item.instance.customer for item in items}
+        products = {row.product_id: row.product for item in items for row in item.rows}
+        return {
+            "layout": _layout(),
+            "rows": rows,
+            "store": _values(Store.load()),
+            "customers": {pk: _values(c) for pk, c in customers.items()},
+            "products": {pk: _values(p) for pk, p in products.items()},
+            "orders": [
+                (item.result.index, _values(item.instance), [_values(r) for r in item.rows])
+                for item in items
+            ],
+        }
+
+    def write_prepared(self, dataset, prepared: dict) -> Result | None:
+        """Write a batch as its preview prepared it, inside the caller's transaction; None
+        (nothing written) when the database no longer agrees with the preview."""
+        if prepared.get("layout") != _layout() or prepared.get("rows") != len(dataset):
+            return None
+        if _values(Store.load()) != prepared["store"]:
+            return None
+        bulk.use_the_real_variable_limit()
+        self.writing = True
+        try:
+            self.fetch_records(dataset)  # the rows' ids and references, locked
+        finally:
+            self.writing = False
+        if self.by_id or self.by_key:
+            return None
+        for model, kept in ((Customer, prepared["customers"]), (Product, prepared["products"])):
+            if _current(model, kept) != kept:
+                return None
+        items = []
+        for index, values, rows in prepared["orders"]:
+            item = bulk.Item(result=bulk.Result(index=index), data={}, instance=Order(*values))
+            item.rows = [LineItem(*row) for row in rows]
+            items.append(item)
+        self.items = items
+        self.save_batch()
+        result = Result()
+        result.totals[RowResult.IMPORT_TYPE_NEW] = len(items)
+        result.total_rows = len(dataset)
+        return result
+
     def get_export_queryset_for_stream(self, queryset):
         items = LineItem.objects.select_related("product").only(
             "id", "order_id", "quantity", "price", "product__id", "product__handle"
@@ -888,6 +949,35 @@ class OrderResource(ServiceResource):
         return queryset.select_related("customer").prefetch_related(
             Prefetch("line_items", queryset=items)
         )
+
+
+@functools.cache
+def _getter(model: type[models.Model]) -> Callable[[models.Model], tuple]:
+    get = operator.attrgetter(*(f.attname for f in model._meta.concrete_fields))
+    return lambda instance: get(instance)  # a tuple: every model here has several fields
+
+
+def _values(instance: models.Model) -> tuple:
+    """A record's values, field by field (as Model(*values) takes them back)."""
+    return _getter(type(instance))(instance)
+
+
+def _layout() -> tuple:
+    """The fields a prepared batch's values follow (a deploy between preview and write
+    may change them)."""
+    return tuple(
+        tuple(f.attname for f in model._meta.concrete_fields)
+        for model in (Store, Customer, Product, Order, LineItem)
+    )
+
+
+def _current(model: Any, kept: dict[int, tuple]) -> dict[int, tuple]:
+    """The values these live records hold now (one query a chunk of ids)."""
+    now: dict[int, tuple] = {}
+    for chunk in _chunks(sorted(kept)):
+        for record in model.objects.alive().filter(pk__in=chunk):
+            now[record.pk] = _values(record)
+    return now
 
 
 # The depth to which a category export lists parents before subcategories.
