@@ -598,6 +598,7 @@ class ServiceResource(resources.ModelResource):
         else:
             by_id = self.records().filter(pk=pk).first() if pk is not None else None
         if not key or (by_id is not None and self.names(by_id, key)):
+            self.refuse_deleted(by_id, None)
             return by_id
         if self.batched:
             by_key = self.by_key.get(self.normal_key(key))
@@ -612,7 +613,24 @@ class ServiceResource(resources.ModelResource):
                     f"{key!r} (id {by_key.pk}): fix the id or the {self.natural_key}."
                 }
             )
+        self.refuse_deleted(by_id, by_key)
         return by_id or by_key
+
+    def refuse_deleted(self, by_id, by_key) -> None:
+        """A row may not write a deleted record (as no other door does): a natural key a
+        deleted record holds gets the error the unique constraint gives at every door."""
+        model: Any = self._meta.model
+        if by_id is not None and getattr(by_id, "deleted_at", None) is not None:
+            noun = model._meta.verbose_name
+            raise ValidationError(
+                {"id": f"The {noun} with id {by_id.pk} is deleted: restore it first."}
+            )
+        if by_key is not None and getattr(by_key, "deleted_at", None) is not None:
+            if model in bulk.KEYS:
+                raise bulk.KEYS[model].taken()
+            raise ValidationError(
+                {self.natural_key: model().unique_error_message(model, (self.natural_key,))}
+            )
 
     def name_once(self, row, pk: int | None, key: str) -> None:
         """Refuse a row naming an id or a natural key that an earlier row of the batch named:
