@@ -133,10 +133,13 @@ _deferred: ContextVar[dict[int, tuple[models.Model, set[str]]] | None] = Context
 @contextmanager
 def deferred() -> Iterator[dict[int, tuple[models.Model, set[str]]]]:
     """Queue the check constraints full_clean() would query, instead of querying them."""
+    from .models import cleaned_once
+
     queued: dict[int, tuple[models.Model, set[str]]] = {}
     token = _deferred.set(queued)
     try:
-        yield queued
+        with cleaned_once():
+            yield queued
     finally:
         _deferred.reset(token)
 
