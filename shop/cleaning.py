@@ -21,6 +21,8 @@ from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
 from django.db.models.sql.constants import SINGLE
 
+from core import inserts
+
 
 def full_clean(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:
     """Model.full_clean(exclude=...), its constraints checked by validate_constraints()."""
@@ -185,7 +187,8 @@ def failing_checks_of_batch(
         using = router.db_for_write(model_class)
         connection = connections[using]
         select, select_params = _checks_select(model_class, checks, using)
-        fields = list(model_class._meta.concrete_fields)
+        converters = inserts.converters(model_class, using)
+        fields: list[Any] = [c.field for c in converters]
         qn = connection.ops.quote_name
         table = qn(model_class._meta.db_table)
         columns = ", ".join([qn("_row"), *(qn(f.column) for f in fields)])
@@ -200,9 +203,7 @@ def failing_checks_of_batch(
             params: list = []
             for index, (instance, _) in enumerate(chunk):
                 params.append(index)
-                params += [
-                    f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields
-                ]
+                params += inserts.db_values(instance, converters, pre_save=False)
             sql = (
                 f"WITH {table} ({columns}) AS (VALUES {', '.join([row_sql] * len(chunk))}) {select}"
             )

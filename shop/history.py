@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from core import inserts
+
 from .models import Category, Customer, HistoryEntry, Order, Product, Store
 
 Door = HistoryEntry.Door
@@ -248,7 +250,7 @@ def record_batch(entries: Sequence[HistoryEntry | None]) -> None:
     """Record a batch's entries in one INSERT."""
     kept = [e for e in entries if e is not None]
     if kept and _recording.get():
-        HistoryEntry.objects.bulk_create(kept)
+        inserts.insert(HistoryEntry, kept, returning_ids=False)
 
 
 def recording() -> bool:
@@ -284,7 +286,8 @@ def forget_customer(customer_id: int, order_ids: Iterable[int], actor: Actor) ->
     erased = [(HistoryEntry.Entity.CUSTOMER, customer_id)] + [
         (HistoryEntry.Entity.ORDER, pk) for pk in order_ids
     ]
-    HistoryEntry.objects.bulk_create(
+    inserts.insert(
+        HistoryEntry,
         [
             HistoryEntry(
                 entity=entity,
@@ -298,7 +301,8 @@ def forget_customer(customer_id: int, order_ids: Iterable[int], actor: Actor) ->
                 changes={},
             )
             for entity, pk in erased
-        ]
+        ],
+        returning_ids=False,
     )
 
 
