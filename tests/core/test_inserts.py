@@ -278,8 +278,8 @@ def test_a_given_id_is_kept_and_the_others_get_new_ones(store):
     # As bulk_create: those with ids first, then the others, one INSERT each.
     inserts_run = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
     assert len(inserts_run) == 2
-    assert '"id"' in inserts_run[0].split("VALUES")[0]
-    assert '"id"' not in inserts_run[1].split("VALUES")[0]
+    assert inserts_run[0].startswith('INSERT INTO "shop_customer" ("id", ')
+    assert not inserts_run[1].startswith('INSERT INTO "shop_customer" ("id", ')
     assert [c.pk for c in given] == [9000, 9001]
     assert all(c.pk is not None and c.pk not in (9000, 9001) for c in new)
     stored = dict(Customer.objects.values_list("pk", "email"))
@@ -323,10 +323,29 @@ def test_sqlite_chunks_by_its_variable_limit(db, monkeypatch):
     assert _statements(django_queries) == 9
 
 
-def test_postgresql_chunks_at_its_parameter_limit(db):
-    """65,535 parameters a statement: 4,095 outbox rows of 16 columns."""
+def test_postgresql_writes_one_statement_of_arrays_as_bulk_create_does(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's UNNEST insert")
+    events = [PushEvent(entity="orders", record_id=i, action="create") for i in range(4_100)]
+    with CaptureQueriesContext(connection) as queries:
+        inserts.insert(PushEvent, events, returning_ids=True)
+    (statement,) = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
+    assert "UNNEST" in statement
+    stored = dict(PushEvent.objects.values_list("pk", "record_id"))
+    assert [stored[e.pk] for e in events] == list(range(4_100))
+    with CaptureQueriesContext(connection) as django_queries:
+        PushEvent.objects.bulk_create(
+            [PushEvent(entity="orders", record_id=i, action="create") for i in range(4_100)]
+        )
+    assert _statements(django_queries) == 1
+
+
+def test_postgresql_values_stay_within_its_parameter_limit(db, monkeypatch):
+    """Where the values cannot travel as arrays: 65,535 parameters a statement, 4,095 outbox
+    rows of 16 columns."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's protocol limit (SQLite's is the test above)")
+    monkeypatch.setattr(inserts, "array_types", lambda fields, connection: None)
     events = [PushEvent(entity="orders", record_id=i, action="create") for i in range(4_100)]
     with CaptureQueriesContext(connection) as queries:
         inserts.insert(PushEvent, events, returning_ids=True)
