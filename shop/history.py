@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -123,8 +124,14 @@ def not_recorded() -> Iterator[None]:
 # Values and changes --------------------------------------------------------------------
 
 
-def tracked_fields(model: type[models.Model]) -> list[models.Field]:
-    return [f for f in model._meta.concrete_fields if f.name not in UNTRACKED]
+@cache
+def tracked_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
+    return tuple(f for f in model._meta.concrete_fields if f.name not in UNTRACKED)
+
+
+@cache
+def _tracked_attnames(model: type[models.Model]) -> tuple[str, ...]:
+    return tuple(f.attname for f in tracked_fields(model))
 
 
 def plain(field: models.Field, value: Any) -> Any:
@@ -157,8 +164,7 @@ def _loaded(instance: models.Model) -> dict[str, Any] | None:
 
 def _remember(instance: models.Model) -> None:
     """Take the record's values now written as those it was read with."""
-    fields = tracked_fields(type(instance))
-    names = [f.attname for f in fields]
+    names = _tracked_attnames(type(instance))
     instance._loaded_values = (names, [getattr(instance, name) for name in names])  # type: ignore[attr-defined]
 
 
