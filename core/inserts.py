@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, models, router, transaction
-from django.db.backends.postgresql.compiler import InsertUnnest
+from django.db.backends.postgresql.compiler import InsertUnnest  # type: ignore[import-untyped]
 from django.db.models.sql import InsertQuery
 
 # PostgreSQL's protocol carries at most this many parameters a statement.
@@ -213,14 +213,14 @@ def insert(model: type[models.Model], objs: Sequence[models.Model], *, returning
         obj._state.db = using
 
 
-def array_types(fields: Sequence[models.Field], connection) -> list[str] | None:
+def array_types(fields: Sequence[Any], connection) -> list[str] | None:
     """On PostgreSQL, the array type of each field's values where all can travel as arrays
     (UNNEST, as Django's compiler does it: one parameter a column, a short statement psycopg
     parses once and the server plans quickly); else None: one parameter a value."""
     if connection.vendor != "postgresql":
         return None
     for field in fields:
-        own: Any = field.target_field if field.is_relation else field
+        own = field.target_field if field.is_relation else field
         kind = own.get_internal_type()
         if hasattr(field, "get_placeholder") or kind not in connection.data_types:
             return None
