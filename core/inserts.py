@@ -283,3 +283,18 @@ def _insert(
     if len(returned) != len(rows):
         raise RuntimeError(f"{len(rows)} rows inserted, {len(returned)} ids returned")
     return [value for (value,) in returned]
+
+
+def plan_checks_afresh(using: str) -> None:
+    """Before a batch write on PostgreSQL, drop the connection's cached plans (DISCARD PLANS).
+
+    PostgreSQL plans each foreign-key check once for the connection and keeps that plan
+    until the table's statistics change. Planned while the table was nearly empty, a check
+    reads the whole table for every row written: a store filling up from empty (an import,
+    the bulk API) slowed with every batch until autovacuum's next ANALYZE (a line item's
+    check of its order read all orders). Planned again, the checks use the primary key.
+    """
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DISCARD PLANS")

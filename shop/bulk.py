@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import connection, models, transaction
+from django.db import connection, models, router, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -268,6 +268,8 @@ def save(
     orders, their line items and the dashboard's figures too, from `before`: what each
     updated order added as stored, and `lines_before`: its line items as history keeps
     them), record the history in one INSERT, then send the changes once."""
+    if written:
+        inserts.plan_checks_afresh(router.db_for_write(model))
     for item in written:
         item.result.status = CREATED if item.instance._state.adding else UPDATED
     new = [item.instance for item in written if item.instance._state.adding]

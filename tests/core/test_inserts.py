@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.functions import Now
 from django.test.utils import CaptureQueriesContext
 from django.utils.functional import lazy
@@ -14,7 +14,7 @@ from django_countries.fields import Country
 from core import inserts
 from push.models import PushEvent
 from shop.models import Customer, HistoryEntry, LineItem, Order, Product
-from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
+from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -403,3 +403,59 @@ def test_each_converter_gives_what_get_db_prep_save_gives(db, model):
             assert got == expected, (field.name, value)
             # PostgreSQL wraps integers in its sized int subclasses; they bind the same.
             assert type(got) is type(expected) or isinstance(expected, type(got)), (field, value)
+
+
+def _orders_with_items(customer, product, count: int) -> None:
+    """Write `count` orders of one line item each, committed (the foreign keys are checked)."""
+    with transaction.atomic():
+        orders = [
+            Order(
+                customer=customer,
+                currency="EGP",
+                country_code="EG",
+                subtotal_price=1,
+                total_tax=0,
+                total_discounts=0,
+                total_price=1,
+                phone="+201000000000",
+                contact_email="a@example.com",
+            )
+            for _ in range(count)
+        ]
+        inserts.insert(Order, orders, returning_ids=True)
+        items = [LineItem(order=o, product=product, quantity=1, price=1) for o in orders]
+        inserts.insert(LineItem, items, returning_ids=False)
+
+
+def _order_rows_scanned() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = %s",
+            [Order._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_plans_the_foreign_key_checks_of_a_batch_afresh():
+    """The line items' check of their order, planned while the orders table was nearly empty,
+    reads every order for each line item; planned afresh, it reads none."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's cached plans of foreign-key checks")
+    StoreFactory()
+    customer, product = CustomerFactory(), ProductFactory()
+    _orders_with_items(customer, product, 10)  # the checks are planned on a tiny table
+    _orders_with_items(customer, product, 1_000)
+
+    before = _order_rows_scanned()
+    _orders_with_items(customer, product, 50)
+    stale = _order_rows_scanned() - before
+    assert stale >= 50 * 1_000  # each check read the whole table: the reason for the replan
+
+    inserts.plan_checks_afresh("default")
+    before = _order_rows_scanned()
+    _orders_with_items(customer, product, 50)
+    assert _order_rows_scanned() - before == 0
