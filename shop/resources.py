@@ -664,7 +664,7 @@ class ServiceResource(resources.ModelResource):
                 field,
                 type(field) is fields.Field
                 and bool(field.attribute)
-                and "__" not in field.attribute
+                and "__" not in (field.attribute or "")
                 and not field.readonly
                 and field.attribute not in self.imported_apart,
             )
