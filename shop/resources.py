@@ -1037,10 +1037,11 @@ def _layout() -> tuple:
 
 def _current(model: Any, kept: dict[int, tuple]) -> dict[int, tuple]:
     """The values these live records hold now (one query a chunk of ids)."""
+    names = [f.attname for f in model._meta.concrete_fields]
     now: dict[int, tuple] = {}
     for chunk in _chunks(sorted(kept)):
-        for record in model.objects.alive().filter(pk__in=chunk):
-            now[record.pk] = _values(record)
+        for values in model.objects.alive().filter(pk__in=chunk).values_list(*names):
+            now[values[names.index("id")]] = values
     return now
 
 
