@@ -4,6 +4,7 @@ import threading
 
 from django.db import transaction
 
+from core import inserts
 from shop.models import Category, Customer, Order, Product
 
 from .models import PushEvent
@@ -29,7 +30,7 @@ def record_changes(sender, *, changes, **kwargs) -> None:
         if model in ENTITIES and pk is not None
     ]
     if rows:
-        PushEvent.objects.bulk_create(rows)
+        inserts.insert(PushEvent, rows, returning_ids=False)
         connection = transaction.get_connection()
         # Once per transaction: an import's thousands of writes ask for one pump.
         if not any(func is _outbox_written for _, func, _ in connection.run_on_commit):

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import connection, models, transaction
+from django.db import connection, models, router, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+from core import inserts
 
 from . import cleaning, figures, history, services, signals
 from .models import REFERENCE_GIVEN, Customer, LineItem, Order, Product, Store
@@ -266,11 +268,13 @@ def save(
     orders, their line items and the dashboard's figures too, from `before`: what each
     updated order added as stored, and `lines_before`: its line items as history keeps
     them), record the history in one INSERT, then send the changes once."""
+    if written:
+        inserts.plan_checks_afresh(router.db_for_write(model))
     for item in written:
         item.result.status = CREATED if item.instance._state.adding else UPDATED
     new = [item.instance for item in written if item.instance._state.adding]
     old = [item.instance for item in written if not item.instance._state.adding]
-    model.objects.bulk_create(new)
+    inserts.insert(model, new, returning_ids=True)
     _bulk_update(model, old, fields)
     for item in written:
         item.result.id = item.instance.pk
@@ -410,7 +414,7 @@ def _save_order_rows(
             row.order = item.instance
             if not item.keep_rows:
                 rows.append(row)
-    LineItem.objects.bulk_create(rows)
+    inserts.insert(LineItem, rows, returning_ids=False)
     _record(written, lines_before)
     figures.record(
         _sum(before.get(order.pk, figures.NOTHING) for order in old),

@@ -21,6 +21,8 @@ from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
 from django.db.models.sql.constants import SINGLE
 
+from core import inserts
+
 
 def full_clean(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:
     """Model.full_clean(exclude=...), its constraints checked by validate_constraints()."""
@@ -133,10 +135,13 @@ _deferred: ContextVar[dict[int, tuple[models.Model, set[str]]] | None] = Context
 @contextmanager
 def deferred() -> Iterator[dict[int, tuple[models.Model, set[str]]]]:
     """Queue the check constraints full_clean() would query, instead of querying them."""
+    from .models import cleaned_once
+
     queued: dict[int, tuple[models.Model, set[str]]] = {}
     token = _deferred.set(queued)
     try:
-        yield queued
+        with cleaned_once():
+            yield queued
     finally:
         _deferred.reset(token)
 
@@ -170,9 +175,10 @@ def failing_checks_of_batch(
     """The check constraints each queued instance breaks, by id(instance).
 
     Per model, one query: the records' values as a table named like the model's own (a WITH
-    of VALUES shadows it), and each check constraint's condition compiled by Django against
-    that table, one boolean column each (split only past `max_params` parameters). A
-    constraint naming a field excluded for a record is not checked for it, as in Django.
+    of VALUES shadows it; on PostgreSQL, of UNNEST, an array a column), and each check
+    constraint's condition compiled by Django against that table, one boolean column each
+    (split only past `max_params` parameters). A constraint naming a field excluded for a
+    record is not checked for it, as in Django.
     """
     by_model: dict[Any, list[Any]] = {}
     for instance, excluded in queued:
@@ -185,27 +191,41 @@ def failing_checks_of_batch(
         using = router.db_for_write(model_class)
         connection = connections[using]
         select, select_params = _checks_select(model_class, checks, using)
-        fields = list(model_class._meta.concrete_fields)
+        names = [_referenced(c) for c in checks]
+        # Only the columns the conditions name: an order's checks read 9 of its 20.
+        named_columns = set().union(*names)
+        converters = [
+            c for c in inserts.converters(model_class, using) if c.field.name in named_columns
+        ]
+        fields: list[Any] = [c.field for c in converters]
         qn = connection.ops.quote_name
         table = qn(model_class._meta.db_table)
         columns = ", ".join([qn("_row"), *(qn(f.column) for f in fields)])
-        row_sql = (
-            "(%s, " + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields) + ")"
-        )
-        names = [_referenced(c) for c in checks]
+        casts = [f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields]
+        arrays = inserts.array_types(fields, connection)
+        if arrays is not None:
+            # PostgreSQL: one array a column (a short statement), each cast as VALUES would be.
+            named = ", ".join(qn(f"_{i}") for i in range(len(fields)))
+            unnest = ", ".join(["%s::integer[]", *(f"%s::{t}[]" for t in arrays)])
+            relation = (
+                f"SELECT {qn('_row')}, {', '.join(c % qn(f'_{i}') for i, c in enumerate(casts))} "
+                f"FROM UNNEST({unnest}) AS {qn('_values')} ({qn('_row')}, {named})"
+            )
+        row_sql = "(%s, " + ", ".join(casts) + ")"
         per_row = len(fields) + 1
         size = max(1, max_params // per_row)
         for start in range(0, len(entries), size):
             chunk = entries[start : start + size]
-            params: list = []
-            for index, (instance, _) in enumerate(chunk):
-                params.append(index)
-                params += [
-                    f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields
-                ]
-            sql = (
-                f"WITH {table} ({columns}) AS (VALUES {', '.join([row_sql] * len(chunk))}) {select}"
-            )
+            rows = [
+                [index, *inserts.db_values(instance, converters, pre_save=False)]
+                for index, (instance, _) in enumerate(chunk)
+            ]
+            if arrays is not None:
+                params = [list(column) for column in zip(*rows, strict=True)]
+            else:
+                params = [value for row in rows for value in row]
+                relation = f"VALUES {', '.join([row_sql] * len(chunk))}"
+            sql = f"WITH {table} ({columns}) AS ({relation}) {select}"
             with connection.cursor() as cursor:
                 cursor.execute(sql, [*params, *select_params])
                 for row in cursor.fetchall():

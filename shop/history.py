@@ -17,11 +17,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
+
+from core import inserts
 
 from .models import Category, Customer, HistoryEntry, Order, Product, Store
 
@@ -121,8 +124,14 @@ def not_recorded() -> Iterator[None]:
 # Values and changes --------------------------------------------------------------------
 
 
-def tracked_fields(model: type[models.Model]) -> list[models.Field]:
-    return [f for f in model._meta.concrete_fields if f.name not in UNTRACKED]
+@cache
+def tracked_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
+    return tuple(f for f in model._meta.concrete_fields if f.name not in UNTRACKED)
+
+
+@cache
+def _tracked_attnames(model: type[models.Model]) -> tuple[str, ...]:
+    return tuple(f.attname for f in tracked_fields(model))
 
 
 def plain(field: models.Field, value: Any) -> Any:
@@ -155,8 +164,7 @@ def _loaded(instance: models.Model) -> dict[str, Any] | None:
 
 def _remember(instance: models.Model) -> None:
     """Take the record's values now written as those it was read with."""
-    fields = tracked_fields(type(instance))
-    names = [f.attname for f in fields]
+    names = _tracked_attnames(type(instance))
     instance._loaded_values = (names, [getattr(instance, name) for name in names])  # type: ignore[attr-defined]
 
 
@@ -248,7 +256,7 @@ def record_batch(entries: Sequence[HistoryEntry | None]) -> None:
     """Record a batch's entries in one INSERT."""
     kept = [e for e in entries if e is not None]
     if kept and _recording.get():
-        HistoryEntry.objects.bulk_create(kept)
+        inserts.insert(HistoryEntry, kept, returning_ids=False)
 
 
 def recording() -> bool:
@@ -284,7 +292,8 @@ def forget_customer(customer_id: int, order_ids: Iterable[int], actor: Actor) ->
     erased = [(HistoryEntry.Entity.CUSTOMER, customer_id)] + [
         (HistoryEntry.Entity.ORDER, pk) for pk in order_ids
     ]
-    HistoryEntry.objects.bulk_create(
+    inserts.insert(
+        HistoryEntry,
         [
             HistoryEntry(
                 entity=entity,
@@ -298,7 +307,8 @@ def forget_customer(customer_id: int, order_ids: Iterable[int], actor: Actor) ->
                 changes={},
             )
             for entity, pk in erased
-        ]
+        ],
+        returning_ids=False,
     )
 
 

@@ -8,7 +8,9 @@ rows are counted in the parts its parser will read, found as that parser finds t
 """
 
 import csv
+import hmac
 import io
+import pickle
 import secrets
 import zipfile
 from collections.abc import Generator, Iterable, Iterator
@@ -21,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from import_export.results import RowResult
 from openpyxl import load_workbook
 from openpyxl.packaging.relationship import get_dependents, get_rels_path
@@ -201,8 +204,44 @@ def store_upload(upload, file_format: str) -> str:
 
 
 def remove_upload(name: str) -> None:
+    """Remove an upload and what its preview prepared."""
     if name:
         (import_dir() / name).unlink(missing_ok=True)
+        for prepared in import_dir().glob(f"{name}.*.prepared"):
+            prepared.unlink(missing_ok=True)
+
+
+# What the preview of a batch prepared for its write (shop.resources.OrderResource.prepared):
+# kept beside the upload, signed with the site's secret (it is read back with pickle), and
+# removed with the upload.
+_PREPARED_SALT = "shop.imports.prepared"
+
+
+def _prepared_path(name: str, first: int) -> Path:
+    return import_dir() / f"{name}.{first}.prepared"
+
+
+def prepared_keep(name: str, first: int, prepared: dict) -> None:
+    data = pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
+    signature = salted_hmac(_PREPARED_SALT, data, algorithm="sha256").digest()
+    path = _prepared_path(name, first)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(signature + data)
+    partial.replace(path)
+
+
+def prepared_take(name: str, first: int) -> dict | None:
+    """What the preview prepared for the batch starting at row `first`, if it is there and
+    its signature holds."""
+    try:
+        content = _prepared_path(name, first).read_bytes()
+    except FileNotFoundError:
+        return None
+    signature, data = content[:32], content[32:]
+    expected = salted_hmac(_PREPARED_SALT, data, algorithm="sha256").digest()
+    if not hmac.compare_digest(signature, expected):
+        return None
+    return pickle.loads(data)  # noqa: S301 (signed by this site above)
 
 
 def _file_rows(path: Path, file_format: str) -> Generator[list, None, None]:
@@ -326,6 +365,13 @@ def _check(run) -> None:
             current = _locked(run.pk)
             if current.state != ImportRun.State.CHECKING or current.rows_checked != first:
                 continue  # another worker checked these rows
+            kept = (
+                None
+                if refused or not hasattr(resource, "prepared")
+                else resource.prepared(len(batch))
+            )
+            if kept is not None:
+                prepared_keep(run.stored_name, first, kept)
             totals = result.totals
             current.rows_checked = first + len(batch)
             current.new += totals[RowResult.IMPORT_TYPE_NEW]
@@ -362,7 +408,12 @@ def _write(run) -> None:
             current = _locked(run.pk)
             if current.state != ImportRun.State.WRITING or current.rows_written != first:
                 continue  # another worker wrote these rows
-            result = resource.write_batch(batch, continuing=first > 0)
+            result = None
+            kept = prepared_take(run.stored_name, first)
+            if kept is not None and hasattr(resource, "write_prepared"):
+                result = resource.write_prepared(batch, kept)
+            if result is None:
+                result = resource.write_batch(batch, continuing=first > 0)
             if result.has_errors() or result.has_validation_errors():
                 transaction.set_rollback(True)
                 refused = refusals(result, offset=first)
@@ -374,6 +425,7 @@ def _write(run) -> None:
                 current.written_changed += totals[RowResult.IMPORT_TYPE_UPDATE]
                 current.written_unchanged += totals[RowResult.IMPORT_TYPE_SKIP]
                 current.save()
+        _prepared_path(run.stored_name, first).unlink(missing_ok=True)
         if refused:
             landed = f"rows 1 to {first:,} are in" if first else "no row is in"
             _end(

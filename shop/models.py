@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, DecimalField, F, Q, Sum, Value
+from django.db.models.expressions import DatabaseDefault
 from django.db.models.functions import Cast, Coalesce, Lower
 from django.db.models.lookups import Regex
 from django.utils import timezone
@@ -85,7 +86,75 @@ class SoftDeleteQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=False)
 
 
-class LoadedValues(models.Model):
+# Within a batch's checks (shop.cleaning.deferred), a field's check of a value that another
+# record of the batch already passed is not run again: statuses, currencies, countries, a
+# product's title, sku and price repeat over thousands of rows. Only for values whose check
+# depends on the value alone: text, whole numbers, booleans and amounts (not times, whose
+# checks read the store's time zone, nor relations, whose checks query).
+_cleaned: ContextVar[dict[tuple, Any] | None] = ContextVar("cleaned_values", default=None)
+_MISSING = object()
+
+
+@contextmanager
+def cleaned_once() -> Iterator[None]:
+    token = _cleaned.set({})
+    try:
+        yield
+    finally:
+        _cleaned.reset(token)
+
+
+def _clean_key(field: models.Field, value: Any) -> tuple | None:
+    kind = type(value)
+    if field.is_relation:
+        return None
+    if kind is str or kind is int or kind is bool:
+        return (field, kind, value)
+    if kind is Decimal:
+        return (field, kind, value.as_tuple())  # 1.0 and 1.00 differ in decimal places
+    return None
+
+
+class CleanOnce(models.Model):
+    """Model.clean_fields(), each value checked once a batch (see cleaned_once())."""
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude=None):
+        memo = _cleaned.get()
+        if memo is None:
+            return super().clean_fields(exclude=exclude)
+        exclude = exclude or set()
+        errors = {}
+        for f in self._meta.fields:  # as Django's, with the memo
+            if f.name in exclude or f.generated:
+                continue
+            raw_value = getattr(self, f.attname)
+            if f.blank and raw_value in f.empty_values:
+                continue
+            if isinstance(raw_value, DatabaseDefault):
+                continue
+            key = _clean_key(f, raw_value)
+            if key is not None:
+                value = memo.get(key, _MISSING)
+                if value is not _MISSING:
+                    setattr(self, f.attname, value)
+                    continue
+            try:
+                value = f.clean(raw_value, self)
+            except ValidationError as e:
+                errors[f.name] = e.error_list
+                continue
+            setattr(self, f.attname, value)
+            if key is not None:
+                memo[key] = value
+        if errors:
+            raise ValidationError(errors)
+        return None
+
+
+class LoadedValues(CleanOnce):
     """Keep the values a record was read with, so a write can record what it changed
     (shop/history.py) without reading the row again."""
 
@@ -513,7 +582,7 @@ class Order(SoftDeleteModel):
         return f"Order #{self.pk}"
 
 
-class LineItem(models.Model):
+class LineItem(CleanOnce):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="line_items")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
     quantity = models.PositiveIntegerField(

@@ -15,6 +15,8 @@ means the product's price). A product names its category, a category its parent,
 
 import copy
 import dataclasses
+import functools
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +30,10 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.db.models import Prefetch
+from django.db.models.fields import NOT_PROVIDED
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.encoding import force_str
 from django.utils.text import slugify
 from import_export import fields, resources, widgets
 from import_export.results import Result, RowResult
@@ -596,6 +600,7 @@ class ServiceResource(resources.ModelResource):
         else:
             by_id = self.records().filter(pk=pk).first() if pk is not None else None
         if not key or (by_id is not None and self.names(by_id, key)):
+            self.refuse_deleted(by_id, None)
             return by_id
         if self.batched:
             by_key = self.by_key.get(self.normal_key(key))
@@ -610,7 +615,24 @@ class ServiceResource(resources.ModelResource):
                     f"{key!r} (id {by_key.pk}): fix the id or the {self.natural_key}."
                 }
             )
+        self.refuse_deleted(by_id, by_key)
         return by_id or by_key
+
+    def refuse_deleted(self, by_id, by_key) -> None:
+        """A row may not write a deleted record (as no other door does): a natural key a
+        deleted record holds gets the error the unique constraint gives at every door."""
+        model: Any = self._meta.model
+        if by_id is not None and getattr(by_id, "deleted_at", None) is not None:
+            noun = model._meta.verbose_name
+            raise ValidationError(
+                {"id": f"The {noun} with id {by_id.pk} is deleted: restore it first."}
+            )
+        if by_key is not None and getattr(by_key, "deleted_at", None) is not None:
+            if model in bulk.KEYS:
+                raise bulk.KEYS[model].taken()
+            raise ValidationError(
+                {self.natural_key: model().unique_error_message(model, (self.natural_key,))}
+            )
 
     def name_once(self, row, pk: int | None, key: str) -> None:
         """Refuse a row naming an id or a natural key that an earlier row of the batch named:
@@ -629,6 +651,49 @@ class ServiceResource(resources.ModelResource):
                     }
                 )
         self.named.update(names)
+
+    # Columns the resource's import_field handles itself.
+    imported_apart: frozenset[str] = frozenset({"id"})
+
+    @functools.cached_property
+    def import_plan(self) -> list[tuple[fields.Field, bool]]:
+        """The import fields, each with whether it is a plain column (set as Field.save sets
+        it, without going through import_field)."""
+        return [
+            (
+                field,
+                type(field) is fields.Field
+                and bool(field.attribute)
+                and "__" not in (field.attribute or "")
+                and not field.readonly
+                and field.attribute not in self.imported_apart,
+            )
+            for field in self.get_import_fields()
+        ]
+
+    def import_instance(self, instance, row, **kwargs):
+        """As import-export's, a plain column's cell cleaned by its widget and set in one step
+        (Field.save's steps without its layers: a batch parses a million cells)."""
+        if not self.batched:
+            return super().import_instance(instance, row, **kwargs)
+        errors = {}
+        for field, plain in self.import_plan:
+            try:
+                if not plain:
+                    self.import_field(field, instance, row, **kwargs)
+                    continue
+                if field.column_name not in row:
+                    continue
+                value = field.widget.clean(row[field.column_name], row=row, **kwargs)
+                if value in field.empty_values and field.default != NOT_PROVIDED:
+                    value = field.default() if callable(field.default) else field.default
+                if value is not None or field.saves_null_values:
+                    setattr(instance, field.attribute, value)
+            except ValueError as e:
+                errors[field.attribute] = ValidationError(force_str(e), code="invalid")
+        if errors:
+            raise ValidationError(errors)
+        return None
 
     def import_field(self, field, instance, row, is_m2m=False, **kwargs):
         if field.attribute == "id" and not instance._state.adding:
@@ -744,6 +809,7 @@ class OrderResource(ServiceResource):
 
     natural_key = "reference"
     batched = True
+    imported_apart = frozenset({"id", *services.ORDER_TOTALS})
 
     def before_import(self, dataset, **kwargs):
         """Add the id column if missing; fetch the batch's customers and products at once."""
@@ -881,6 +947,65 @@ class OrderResource(ServiceResource):
             lines_before={pk: history.line_item_values(lines) for pk, lines in self.stored.items()},
         )
 
+    # Reusing the preview's work ----------------------------------------------------------
+    # A batch whose rows are all new orders is prepared by the preview (the check) exactly as
+    # the write would prepare it. The preview keeps what it built, with the store's settings
+    # and the customers and products its rows named as they were read; the write takes it
+    # when the database still agrees (none of the rows' ids and references taken since, those
+    # records unchanged), else checks the batch again.
+
+    def prepared(self, rows: int) -> dict | None:
+        """What the write of this checked batch needs, or None (a row refused or naming an
+        order that exists)."""
+        items = getattr(self, "items", None)
+        if not items or len(items) != rows:
+            return None
+        if any(item.result.errors or not item.instance._state.adding for item in items):
+            return None
+        customers = {item.instance.customer_id: item.instance.customer for item in items}
+        products = {row.product_id: row.product for item in items for row in item.rows}
+        return {
+            "layout": _layout(),
+            "rows": rows,
+            "store": _values(Store.load()),
+            "customers": {pk: _values(c) for pk, c in customers.items()},
+            "products": {pk: _values(p) for pk, p in products.items()},
+            "orders": [
+                (item.result.index, _values(item.instance), [_values(r) for r in item.rows])
+                for item in items
+            ],
+        }
+
+    def write_prepared(self, dataset, prepared: dict) -> Result | None:
+        """Write a batch as its preview prepared it, inside the caller's transaction; None
+        (nothing written) when the database no longer agrees with the preview."""
+        if prepared.get("layout") != _layout() or prepared.get("rows") != len(dataset):
+            return None
+        if _values(Store.load()) != prepared["store"]:
+            return None
+        bulk.use_the_real_variable_limit()
+        self.writing = True
+        try:
+            self.fetch_records(dataset)  # the rows' ids and references, locked
+        finally:
+            self.writing = False
+        if self.by_id or self.by_key:
+            return None
+        for model, kept in ((Customer, prepared["customers"]), (Product, prepared["products"])):
+            if _current(model, kept) != kept:
+                return None
+        items = []
+        for index, values, rows in prepared["orders"]:
+            item = bulk.Item(result=bulk.Result(index=index), data={}, instance=Order(*values))
+            item.rows = [LineItem(*row) for row in rows]
+            items.append(item)
+        self.items = items
+        self.save_batch()
+        result = Result()
+        result.totals[RowResult.IMPORT_TYPE_NEW] = len(items)
+        result.total_rows = len(dataset)
+        return result
+
     def get_export_queryset_for_stream(self, queryset):
         items = LineItem.objects.select_related("product").only(
             "id", "order_id", "quantity", "price", "product__id", "product__handle"
@@ -888,6 +1013,36 @@ class OrderResource(ServiceResource):
         return queryset.select_related("customer").prefetch_related(
             Prefetch("line_items", queryset=items)
         )
+
+
+@functools.cache
+def _getter(model: type[models.Model]) -> Callable[[models.Model], tuple]:
+    get = operator.attrgetter(*(f.attname for f in model._meta.concrete_fields))
+    return lambda instance: get(instance)  # a tuple: every model here has several fields
+
+
+def _values(instance: models.Model) -> tuple:
+    """A record's values, field by field (as Model(*values) takes them back)."""
+    return _getter(type(instance))(instance)
+
+
+def _layout() -> tuple:
+    """The fields a prepared batch's values follow (a deploy between preview and write
+    may change them)."""
+    return tuple(
+        tuple(f.attname for f in model._meta.concrete_fields)
+        for model in (Store, Customer, Product, Order, LineItem)
+    )
+
+
+def _current(model: Any, kept: dict[int, tuple]) -> dict[int, tuple]:
+    """The values these live records hold now (one query a chunk of ids)."""
+    names = [f.attname for f in model._meta.concrete_fields]
+    now: dict[int, tuple] = {}
+    for chunk in _chunks(sorted(kept)):
+        for values in model.objects.alive().filter(pk__in=chunk).values_list(*names):
+            now[values[names.index("id")]] = values
+    return now
 
 
 # The depth to which a category export lists parents before subcategories.

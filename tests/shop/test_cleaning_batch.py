@@ -76,3 +76,44 @@ def test_a_batch_larger_than_the_parameter_limit_is_checked_in_parts(store):
     failing = cleaning.failing_checks_of_batch(records, max_params=500)
 
     assert sorted(id(o) for o, _ in records if o.currency == "usd") == sorted(failing)
+
+
+def _field_errors(instances) -> list[dict]:
+    """Each instance's field errors, as full_clean gives them inside a batch's check."""
+    found = []
+    for instance in instances:
+        try:
+            cleaning.full_clean(instance, exclude=["order", "product"])
+        except ValidationError as exc:
+            found.append(exc.message_dict)
+        else:
+            found.append({})
+    return found
+
+
+def test_a_batch_checks_a_value_once_and_gives_every_record_djangos_verdict(store):
+    values = [
+        (1, Decimal("1.00"), "Tee"),
+        (1, Decimal("1.000"), "Tee"),  # equal to 1.00, but three decimal places
+        (0, Decimal("1.00"), "x" * 256),
+        (0, Decimal("1.00"), "x" * 256),  # refused again, not remembered as passed
+        (True, Decimal("1.00"), "Tee"),
+        (1, Decimal("1.00"), "Tee"),
+    ]
+
+    def rows():
+        return [LineItem(quantity=q, price=p, title=t, sku="S") for q, p, t in values]
+
+    alone = _field_errors(rows())
+    with cleaning.deferred():
+        batched = _field_errors(rows())
+
+    assert batched == alone
+    assert [sorted(errors) for errors in batched] == [
+        [],
+        ["price"],
+        ["quantity", "title"],
+        ["quantity", "title"],
+        [],
+        [],
+    ]

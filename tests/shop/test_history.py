@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -169,12 +169,14 @@ def test_a_batch_costs_one_insert_whatever_its_size(store, django_assert_num_que
 
     bulk.customers_write(records=records("warm", 1))
     # A savepoint and its release, the store, the emails, the check constraints, the INSERT,
-    # the outbox; then the history's one INSERT.
-    with history.not_recorded(), django_assert_num_queries(7):
+    # the outbox; then the history's one INSERT. PostgreSQL: and the cached plans dropped
+    # before the write (core.inserts.plan_checks_afresh).
+    replan = int(connection.vendor == "postgresql")
+    with history.not_recorded(), django_assert_num_queries(7 + replan):
         bulk.customers_write(records=records("off", 50))
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(8 + replan):
         bulk.customers_write(records=records("one", 1))
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(8 + replan):
         bulk.customers_write(records=records("many", 200))
     assert HistoryEntry.objects.filter(entity="customer").count() == 1 + 1 + 200
 

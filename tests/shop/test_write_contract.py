@@ -298,3 +298,32 @@ def test_a_category_with_live_subcategories_or_products_cannot_be_deleted(store)
     assert list(with_child.value.message_dict) == ["subcategories"]
     assert list(with_product.value.message_dict) == ["products"]
     assert not Category.objects.alive().filter(pk__in=[parent.pk, child.pk]).exists()
+
+
+def test_a_deleted_customers_email_is_refused_alike_at_every_door(api, store):
+    gone = CustomerFactory(email="gone@example.com")
+    services.customer_soft_delete(customer=gone)
+    message = "A customer with this email already exists."
+    record = {"email": "GONE@example.com", "first_name": "A", "last_name": "B"}
+
+    single = api.post("/api/v1/customers", record, format="json")
+    bulk = api.post("/api/v1/customers/bulk", {"records": [record]}, format="json")
+    rows = tablib.Dataset(headers=["email", "first_name", "last_name"])
+    rows.append(list(record.values()))
+    by_email = CustomerResource().import_data(rows, dry_run=True).invalid_rows
+    rows = tablib.Dataset(headers=["id", "email", "first_name", "last_name"])
+    rows.append([gone.pk, *record.values()])
+    by_id = CustomerResource().import_data(rows, dry_run=True).invalid_rows
+
+    assert single.json()["errors"] == {"email": [message]}
+    assert bulk.json()["results"][0]["errors"] == {"email": [message]}
+    assert by_email[0].error_dict == {"email": [message]}
+    assert by_id[0].error_dict == {
+        "id": [f"The customer with id {gone.pk} is deleted: restore it first."]
+    }
+    gone.refresh_from_db()
+    assert (gone.email, gone.first_name, gone.deleted_at is not None) == (
+        "gone@example.com",
+        gone.first_name,
+        True,
+    )

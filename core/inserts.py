@@ -1,0 +1,300 @@
+"""Bulk INSERTs for batch writes, the rows `QuerySet.bulk_create` writes at a fraction of its cost.
+
+bulk_create compiles every value through `SQLInsertCompiler` (field_as_sql, prepare_value,
+pre_save, get_db_prep_save: four calls a value, a million and a half for 20,000 orders).
+Here each model has, per database vendor, one converter a field, built once: `pre_save` is
+called only for the fields that change the value there (auto_now, auto_now_add, a field class
+of its own), and a value of a plain type the field stores unchanged (a str for a text field,
+an int for an integer or a key, a bool, None) is passed as is; anything else (Decimal,
+datetime, JSON, a Country) goes through the field's own `get_db_prep_save`. The statement is
+a multi-row `INSERT … VALUES (…), (…)` per chunk, within the parameter limit; on PostgreSQL,
+as Django writes it there, one `INSERT … SELECT * FROM UNNEST(…)` of an array a column.
+
+What this does not handle goes to bulk_create itself: expressions as values (a database
+default, F(), Now()), fields with placeholders of their own, inherited models, returned
+columns beside the primary key.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, models, router, transaction
+from django.db.backends.postgresql.compiler import InsertUnnest  # type: ignore[import-untyped]
+from django.db.models.sql import InsertQuery
+
+# PostgreSQL's protocol carries at most this many parameters a statement.
+MAX_PARAMS = 65_535
+
+_INTEGERS = (
+    models.AutoField,
+    models.BigAutoField,
+    models.SmallAutoField,
+    models.IntegerField,
+    models.BigIntegerField,
+    models.SmallIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField,
+)
+_TEXTS = (models.CharField, models.TextField, models.EmailField, models.SlugField, models.URLField)
+
+
+class _Unhandled(Exception):
+    """A value this module does not convert (an expression): bulk_create writes the batch."""
+
+
+@dataclass(frozen=True, slots=True)
+class Converter:
+    """How one field's value becomes its parameter."""
+
+    field: models.Field
+    attname: str
+    # Call field.pre_save(obj, add=True) for the value (it may set the attribute).
+    pre_save: bool
+    # Values of exactly these types are stored unchanged.
+    as_is: frozenset[type]
+    # None is stored as NULL unchanged.
+    none_as_is: bool
+    # Any other value.
+    prepare: Callable[[Any], Any]
+
+    def __call__(self, value: Any) -> Any:
+        """The value as get_db_prep_save() makes it."""
+        if value is None:
+            return None if self.none_as_is else self.prepare(value)
+        if type(value) in self.as_is:
+            return value
+        return self.prepare(value)
+
+
+def _plain_types(field: models.Field) -> frozenset[type]:
+    """The types a field stores as given (its exact class only: a subclass may convert)."""
+    kind = type(field)
+    if isinstance(field, models.ForeignKey) and kind is models.ForeignKey:
+        # An integer key only: ForeignKey.get_db_prep_save may turn "" into None.
+        return _plain_types(field.target_field) & {int}
+    if kind in _TEXTS:
+        return frozenset({str})
+    if kind in _INTEGERS:
+        return frozenset({int})
+    if kind is models.BooleanField:
+        return frozenset({bool})
+    if kind is models.FloatField:
+        return frozenset({float})
+    return frozenset()
+
+
+def _changes_on_save(field: models.Field) -> bool:
+    """Whether field.pre_save(obj, add=True) may give other than the attribute's value."""
+    pre_save = type(field).pre_save
+    if pre_save in (models.DateField.pre_save, models.DateTimeField.pre_save):
+        return bool(field.auto_now or field.auto_now_add)  # type: ignore[attr-defined]
+    return pre_save is not models.Field.pre_save
+
+
+def _prepare(field: models.Field, connection, text: bool) -> Callable[[Any], Any]:
+    get_db_prep_save = field.get_db_prep_save
+
+    def prepare(value: Any) -> Any:
+        if text and isinstance(value, str):
+            return value  # a str subclass (a TextChoices member): to_python keeps it
+        if hasattr(value, "resolve_expression"):
+            raise _Unhandled(field.name)
+        return get_db_prep_save(value, connection)
+
+    return prepare
+
+
+def _converter(field: models.Field, connection) -> Converter:
+    as_is = _plain_types(field)
+    return Converter(
+        field=field,
+        attname=field.attname,
+        pre_save=_changes_on_save(field),
+        as_is=as_is,
+        none_as_is=field.get_db_prep_save(None, connection) is None,
+        prepare=_prepare(field, connection, str in as_is),
+    )
+
+
+_converters: dict[tuple[type[models.Model], str, str], list[Converter]] = {}
+
+
+def converters(model: type[models.Model], using: str) -> list[Converter]:
+    """One converter for each concrete, stored field of the model, in the model's order."""
+    connection = connections[using]
+    key = (model, connection.vendor, using)
+    found = _converters.get(key)
+    if found is None:
+        found = [
+            _converter(field, connection)
+            for field in model._meta.concrete_fields
+            if not field.generated
+        ]
+        _converters[key] = found
+    return found
+
+
+def db_values(obj: models.Model, fields: Sequence[Converter], *, pre_save: bool) -> list[Any]:
+    """The object's values as the INSERT binds them (`pre_save`: as an INSERT would save them,
+    auto_now times set)."""
+    row = []
+    for c in fields:
+        value = c.field.pre_save(obj, True) if pre_save and c.pre_save else getattr(obj, c.attname)
+        if value is None:
+            if not c.none_as_is:
+                value = c.prepare(value)
+        elif type(value) not in c.as_is:
+            value = c.prepare(value)
+        row.append(value)
+    return row
+
+
+def _unhandled_model(model: type[models.Model]) -> bool:
+    opts = model._meta
+    return (
+        any(p._meta.concrete_model is not opts.concrete_model for p in opts.all_parents)
+        or any(hasattr(f, "get_placeholder") for f in opts.concrete_fields)
+        or list(opts.db_returning_fields) not in ([], [opts.pk])
+        or isinstance(opts.pk, models.CompositePrimaryKey)
+    )
+
+
+def insert(model: type[models.Model], objs: Sequence[models.Model], *, returning_ids: bool) -> None:
+    """Insert the unsaved objects as bulk_create(objs) does, in one statement per chunk.
+
+    Objects with a primary key keep it; the others are written without one (after those
+    with), and get the database's ids back in their order when `returning_ids` (as
+    bulk_create does where the database returns rows from a bulk insert). All are then saved
+    objects of the database.
+    """
+    objs = list(objs)
+    if not objs:
+        return
+    using = router.db_for_write(model)
+    if _unhandled_model(model):
+        model._base_manager.using(using).bulk_create(objs)
+        return
+    connection = connections[using]
+    opts = model._meta
+    pk: Any = opts.pk
+    for obj in objs:
+        if obj.pk is None and pk.has_default():
+            obj.pk = pk.get_pk_value_on_save(obj)
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+    with_pk = [obj for obj in objs if obj.pk is not None]
+    without_pk = [obj for obj in objs if obj.pk is None]
+    fields = converters(model, using)
+    own = [c for c in fields if not isinstance(c.field, models.AutoField)]
+    returning = (
+        returning_ids
+        and connection.features.can_return_rows_from_bulk_insert
+        and pk in opts.db_returning_fields
+    )
+    # Every value is converted (pre_save included) before any row is written: a value this
+    # module leaves to Django leaves the database untouched for bulk_create.
+    try:
+        with_rows = [db_values(obj, fields, pre_save=True) for obj in with_pk]
+        without_rows = [db_values(obj, own, pre_save=True) for obj in without_pk]
+    except _Unhandled:
+        model._base_manager.using(using).bulk_create(objs)
+        return
+    with transaction.atomic(using=using, savepoint=False):
+        if with_pk:
+            _insert(model, with_rows, fields, connection, returning=False)
+        if without_pk:
+            ids = _insert(model, without_rows, own, connection, returning=returning)
+            if returning:
+                for obj, value in zip(without_pk, ids, strict=True):
+                    setattr(obj, pk.attname, value)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
+
+
+def array_types(fields: Sequence[Any], connection) -> list[str] | None:
+    """On PostgreSQL, the array type of each field's values where all can travel as arrays
+    (UNNEST, as Django's compiler does it: one parameter a column, a short statement psycopg
+    parses once and the server plans quickly); else None: one parameter a value."""
+    if connection.vendor != "postgresql":
+        return None
+    for field in fields:
+        own = field.target_field if field.is_relation else field
+        kind = own.get_internal_type()
+        if hasattr(field, "get_placeholder") or kind not in connection.data_types:
+            return None
+        # A JSON text in an array literal has each of its quotes escaped by psycopg in Python:
+        # rows holding JSON (history entries) go faster as one parameter a value.
+        if kind == "JSONField":
+            return None
+    # Without the type's modifiers: no value is cut short on the way (varchar, not varchar(50)).
+    return [field.db_type(connection).split("(")[0] for field in fields]
+
+
+def _insert(
+    model: type[models.Model],
+    rows: list[list[Any]],
+    fields: list[Converter],
+    connection,
+    *,
+    returning: bool,
+) -> list[Any]:
+    """Write the rows, a statement a chunk; return the ids when `returning`."""
+    ops = connection.ops
+    opts = model._meta
+    model_fields = [c.field for c in fields]
+    size = max(1, min(ops.bulk_batch_size(model_fields, rows), MAX_PARAMS // len(fields)))
+    head = "INSERT INTO {} ({})".format(
+        ops.quote_name(opts.db_table), ", ".join(ops.quote_name(f.column) for f in model_fields)
+    )
+    tail, tail_params = ("", ())
+    if returning:
+        tail, tail_params = ops.return_insert_columns([opts.pk])
+    types = array_types(model_fields, connection) if len(rows) > 1 else None
+    if types is not None:
+        # One statement of one array a column, as Django's compiler writes it on PostgreSQL.
+        statements = [(InsertUnnest([f"(%s)::{t}[]" for t in types]), rows)]
+    else:
+        placeholders = ["%s"] * len(fields)
+        statements = [
+            ([placeholders] * len(rows[start : start + size]), rows[start : start + size])
+            for start in range(0, len(rows), size)
+        ]
+    returned: list = []
+    with connection.cursor() as cursor:
+        for placeholder_rows, chunk in statements:
+            sql = f"{head} {ops.bulk_insert_sql(model_fields, placeholder_rows)}"
+            if tail:
+                sql = f"{sql} {tail}"
+            if types is not None:
+                params = [list(column) for column in zip(*chunk, strict=True)]
+            else:
+                params = [value for row in chunk for value in row]
+            cursor.execute(sql, (*params, *tail_params))
+            if returning:
+                returned.extend(ops.fetch_returned_insert_rows(cursor))
+    if not returning:
+        return []
+    compiler = InsertQuery(model).get_compiler(connection=connection)
+    pk_converters = compiler.get_converters([opts.pk.get_col(opts.db_table)])
+    if pk_converters:
+        returned = list(compiler.apply_converters(returned, pk_converters))
+    if len(returned) != len(rows):
+        raise RuntimeError(f"{len(rows)} rows inserted, {len(returned)} ids returned")
+    return [value for (value,) in returned]
+
+
+def plan_checks_afresh(using: str) -> None:
+    """Before a batch write on PostgreSQL, drop the connection's cached plans (DISCARD PLANS).
+
+    PostgreSQL plans each foreign-key check once for the connection and keeps that plan
+    until the table's statistics change. Planned while the table was nearly empty, a check
+    reads the whole table for every row written: a store filling up from empty (an import,
+    the bulk API) slowed with every batch until autovacuum's next ANALYZE (a line item's
+    check of its order read all orders). Planned again, the checks use the primary key.
+    """
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DISCARD PLANS")
