@@ -17,6 +17,8 @@ columns beside the primary key.
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import connections, models, router, transaction
@@ -103,6 +105,29 @@ def _prepare(field: models.Field, connection, text: bool) -> Callable[[Any], Any
             raise _Unhandled(field.name)
         return get_db_prep_save(value, connection)
 
+    kind = type(field)
+    if kind is models.DecimalField:
+        # An amount as the field's own get_db_prep_value ends: to_python gives a finite Decimal
+        # back unchanged, then the backend adapts it.
+        adapt_decimal = connection.ops.adapt_decimalfield_value
+        digits, places = field.max_digits, field.decimal_places  # type: ignore[attr-defined]
+
+        def prepare_amount(value: Any) -> Any:
+            if type(value) is Decimal and value.is_finite():
+                return adapt_decimal(value, digits, places)
+            return prepare(value)
+
+        return prepare_amount
+    if kind is models.DateTimeField:
+        # An aware time: to_python and the naive-time check leave it as it is.
+        adapt_time = connection.ops.adapt_datetimefield_value
+
+        def prepare_time(value: Any) -> Any:
+            if type(value) is datetime and value.utcoffset() is not None:
+                return adapt_time(value)
+            return prepare(value)
+
+        return prepare_time
     return prepare
 
 

@@ -384,6 +384,8 @@ def test_each_converter_gives_what_get_db_prep_save_gives(db, model):
         False,
         1.5,
         Decimal("3.10"),
+        Decimal("12.345"),
+        Decimal("NaN"),
         datetime(2026, 1, 1, tzinfo=CAIRO),
         Country("EG"),
         {"a": [1, None]},
