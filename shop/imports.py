@@ -207,7 +207,7 @@ def remove_upload(name: str) -> None:
     """Remove an upload and what its preview prepared."""
     if name:
         (import_dir() / name).unlink(missing_ok=True)
-        for prepared in import_dir().glob(f"{name}.*.prepared"):
+        for prepared in import_dir().glob(f"{name}.*.prepared*"):
             prepared.unlink(missing_ok=True)
 
 
@@ -221,13 +221,21 @@ def _prepared_path(name: str, first: int) -> Path:
     return import_dir() / f"{name}.{first}.prepared"
 
 
+def _signature(name: str, first: int, data: bytes) -> bytes:
+    """Signed for this upload's batch only: a file moved to another name or batch fails."""
+    signed = f"{name}:{first}:".encode() + data
+    return salted_hmac(_PREPARED_SALT, signed, algorithm="sha256").digest()
+
+
 def prepared_keep(name: str, first: int, prepared: dict) -> None:
     data = pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
-    signature = salted_hmac(_PREPARED_SALT, data, algorithm="sha256").digest()
     path = _prepared_path(name, first)
-    partial = path.with_suffix(".partial")
-    partial.write_bytes(signature + data)
-    partial.replace(path)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_bytes(_signature(name, first, data) + data)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def prepared_take(name: str, first: int) -> dict | None:
@@ -238,8 +246,7 @@ def prepared_take(name: str, first: int) -> dict | None:
     except FileNotFoundError:
         return None
     signature, data = content[:32], content[32:]
-    expected = salted_hmac(_PREPARED_SALT, data, algorithm="sha256").digest()
-    if not hmac.compare_digest(signature, expected):
+    if not hmac.compare_digest(signature, _signature(name, first, data)):
         return None
     return pickle.loads(data)  # noqa: S301 (signed by this site above)
 

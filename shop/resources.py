@@ -962,6 +962,15 @@ class OrderResource(ServiceResource):
             return None
         if any(item.result.errors or not item.instance._state.adding for item in items):
             return None
+        # The times a row leaves to the write (an order's date) are the check's here: a write
+        # that takes this preparation sets them anew.
+        rows_of = {number: row for number, row, _ in self.entries}
+        clock = {
+            item.result.index: services.clock_defaults(
+                services.ORDER_SPEC, rows_of[item.result.index]
+            )
+            for item in items
+        }
         customers = {item.instance.customer_id: item.instance.customer for item in items}
         products = {row.product_id: row.product for item in items for row in item.rows}
         return {
@@ -971,7 +980,12 @@ class OrderResource(ServiceResource):
             "customers": {pk: _values(c) for pk, c in customers.items()},
             "products": {pk: _values(p) for pk, p in products.items()},
             "orders": [
-                (item.result.index, _values(item.instance), [_values(r) for r in item.rows])
+                (
+                    item.result.index,
+                    _values(item.instance),
+                    [_values(r) for r in item.rows],
+                    clock[item.result.index],
+                )
                 for item in items
             ],
         }
@@ -995,8 +1009,12 @@ class OrderResource(ServiceResource):
             if _current(model, kept) != kept:
                 return None
         items = []
-        for index, values, rows in prepared["orders"]:
-            item = bulk.Item(result=bulk.Result(index=index), data={}, instance=Order(*values))
+        now = timezone.now()
+        for index, values, rows, clock in prepared["orders"]:
+            order = Order(*values)
+            for name in clock:  # as the create would set them: the time of the write
+                setattr(order, name, now)
+            item = bulk.Item(result=bulk.Result(index=index), data={}, instance=order)
             item.rows = [LineItem(*row) for row in rows]
             items.append(item)
         self.items = items

@@ -8,6 +8,7 @@ import pytest
 import tablib
 from django.core.files.base import ContentFile
 from django.db import connection
+from django.utils import timezone
 
 from push.models import PushEvent
 from shop import imports, services
@@ -63,6 +64,11 @@ def _orders(prefix: str) -> list[tuple]:
             order.customer_id,
             order.currency,
             order.phone,
+            order.contact_email,
+            order.country_code,
+            order.financial_status,
+            order.customer_locale,
+            order.taxes_included,
             order.subtotal_price,
             order.total_price,
             order.total_tax,
@@ -91,7 +97,7 @@ def shop_data(store):
 
 
 def test_a_write_takes_what_the_preview_prepared_and_writes_what_a_fresh_check_would(
-    shop_data, settings, import_dir
+    shop_data, settings, import_dir, monkeypatch
 ):
     settings.IMPORT_BATCH_ROWS = 2
     prepared_run = _checked(_file("A", "nour@example.com"))
@@ -101,8 +107,12 @@ def test_a_write_takes_what_the_preview_prepared_and_writes_what_a_fresh_check_w
     checked_again = _checked(_file("B", "nour@example.com"))
     for name in _prepared(import_dir, checked_again):
         (import_dir / name).unlink()  # as if the preview had kept nothing
+    before_the_write = timezone.now()
 
-    prepared_run, checked_again = _written(prepared_run), _written(checked_again)
+    with monkeypatch.context() as patch:
+        patch.setattr(OrderResource, "write_batch", _not_checked_again)
+        prepared_run = _written(prepared_run)
+    checked_again = _written(checked_again)
 
     assert (prepared_run.state, prepared_run.rows_written, prepared_run.written_new) == (
         ImportRun.State.DONE,
@@ -111,7 +121,35 @@ def test_a_write_takes_what_the_preview_prepared_and_writes_what_a_fresh_check_w
     )
     assert _orders("A") == _orders("B")
     assert len(_orders("A")) == 5
+    # The file gives no order date: each order is dated at its write, as a create dates it,
+    # not at the preview.
+    for order in Order.objects.all():
+        assert before_the_write <= order.ordered_at <= order.created_at
     assert list(import_dir.iterdir()) == []
+
+
+def _not_checked_again(*args, **kwargs):
+    raise AssertionError("the batch was checked again instead of taking the preview's work")
+
+
+def test_a_customer_changed_since_the_preview_gives_the_orders_defaults_anew(shop_data, import_dir):
+    customer, _, _ = shop_data
+    run = _checked(_file("A", "nour@example.com", count=2))
+    services.customer_update(customer=customer, phone="+201099999999")
+
+    run = _written(run)
+
+    assert run.state == ImportRun.State.DONE
+    assert set(Order.objects.values_list("phone", flat=True)) == {"+201099999999"}
+
+
+def test_a_prepared_batch_moved_to_another_batch_is_not_read(shop_data, import_dir):
+    run = _checked(_file("A", "nour@example.com", count=2))
+    (path,) = (import_dir / name for name in _prepared(import_dir, run))
+    path.rename(import_dir / f"{run.stored_name}.500.prepared")
+
+    assert imports.prepared_take(run.stored_name, 0) is None
+    assert imports.prepared_take(run.stored_name, 500) is None
 
 
 @pytest.mark.parametrize("count", [1, 40])
