@@ -372,11 +372,7 @@ def _check(run) -> None:
             current = _locked(run.pk)
             if current.state != ImportRun.State.CHECKING or current.rows_checked != first:
                 continue  # another worker checked these rows
-            kept = (
-                None
-                if refused or not hasattr(resource, "prepared")
-                else resource.prepared(len(batch))
-            )
+            kept = None if refused else resource.prepared(len(batch))
             if kept is not None:
                 prepared_keep(run.stored_name, first, kept)
             totals = result.totals
@@ -417,7 +413,7 @@ def _write(run) -> None:
                 continue  # another worker wrote these rows
             result = None
             kept = prepared_take(run.stored_name, first)
-            if kept is not None and hasattr(resource, "write_prepared"):
+            if kept is not None:
                 result = resource.write_prepared(batch, kept)
             if result is None:
                 result = resource.write_batch(batch, continuing=first > 0)

@@ -652,6 +652,15 @@ class ServiceResource(resources.ModelResource):
                 )
         self.named.update(names)
 
+    # Reusing the preview's work: what a resource can keep of a checked batch for its write
+    # (OrderResource does; the others check the batch again when writing).
+
+    def prepared(self, rows: int) -> dict | None:
+        return None
+
+    def write_prepared(self, dataset, prepared: dict) -> Result | None:
+        return None
+
     # Columns the resource's import_field handles itself.
     imported_apart: frozenset[str] = frozenset({"id"})
 
@@ -962,15 +971,7 @@ class OrderResource(ServiceResource):
             return None
         if any(item.result.errors or not item.instance._state.adding for item in items):
             return None
-        # The times a row leaves to the write (an order's date) are the check's here: a write
-        # that takes this preparation sets them anew.
         rows_of = {number: row for number, row, _ in self.entries}
-        clock = {
-            item.result.index: services.clock_defaults(
-                services.ORDER_SPEC, rows_of[item.result.index]
-            )
-            for item in items
-        }
         customers = {item.instance.customer_id: item.instance.customer for item in items}
         products = {row.product_id: row.product for item in items for row in item.rows}
         return {
@@ -984,7 +985,9 @@ class OrderResource(ServiceResource):
                     item.result.index,
                     _values(item.instance),
                     [_values(r) for r in item.rows],
-                    clock[item.result.index],
+                    # The times the row leaves to the write (an order's date) are the
+                    # check's here: a write that takes this preparation sets them anew.
+                    services.clock_defaults(services.ORDER_SPEC, rows_of[item.result.index]),
                 )
                 for item in items
             ],
@@ -1056,10 +1059,11 @@ def _layout() -> tuple:
 def _current(model: Any, kept: dict[int, tuple]) -> dict[int, tuple]:
     """The values these live records hold now (one query a chunk of ids)."""
     names = [f.attname for f in model._meta.concrete_fields]
+    pk = names.index(model._meta.pk.attname)
     now: dict[int, tuple] = {}
     for chunk in _chunks(sorted(kept)):
         for values in model.objects.alive().filter(pk__in=chunk).values_list(*names):
-            now[values[names.index("id")]] = values
+            now[values[pk]] = values
     return now
 
 
