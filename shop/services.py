@@ -54,11 +54,7 @@ def _now(values: Mapping[str, Any]) -> datetime:
 def clock_defaults(spec: Iterable[Field], data: Mapping[str, Any]) -> list[str]:
     """The fields a create from `data` (a form's or a file row's cells) sets to the time of
     the write: not given, or blank."""
-    return [
-        f.name
-        for f in spec
-        if f.default is _now and _blank(str(data.get(f.name) or "").strip() or None)
-    ]
+    return [f.name for f in spec if f.default is _now and not str(data.get(f.name) or "").strip()]
 
 
 def _constant(value: Any) -> Callable[[Mapping[str, Any]], Any]:
