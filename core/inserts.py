@@ -164,16 +164,10 @@ def converters(model: type[models.Model], using: str) -> list[Converter]:
 def db_values(obj: models.Model, fields: Sequence[Converter], *, pre_save: bool) -> list[Any]:
     """The object's values as the INSERT binds them (`pre_save`: as an INSERT would save them,
     auto_now times set)."""
-    row = []
-    for c in fields:
-        value = c.field.pre_save(obj, True) if pre_save and c.pre_save else getattr(obj, c.attname)
-        if value is None:
-            if not c.none_as_is:
-                value = c.prepare(value)
-        elif type(value) not in c.as_is:
-            value = c.prepare(value)
-        row.append(value)
-    return row
+    return [
+        c(c.field.pre_save(obj, True) if pre_save and c.pre_save else getattr(obj, c.attname))
+        for c in fields
+    ]
 
 
 def _unhandled_model(model: type[models.Model]) -> bool:
