@@ -23,6 +23,8 @@ from django.db.models.sql.constants import SINGLE
 
 from core import inserts
 
+from .models import cleaned_once
+
 
 def full_clean(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:
     """Model.full_clean(exclude=...), its constraints checked by validate_constraints()."""
@@ -135,8 +137,6 @@ _deferred: ContextVar[dict[int, tuple[models.Model, set[str]]] | None] = Context
 @contextmanager
 def deferred() -> Iterator[dict[int, tuple[models.Model, set[str]]]]:
     """Queue the check constraints full_clean() would query, instead of querying them."""
-    from .models import cleaned_once
-
     queued: dict[int, tuple[models.Model, set[str]]] = {}
     token = _deferred.set(queued)
     try:
