@@ -91,6 +91,21 @@ def customer(store):
     return CustomerFactory()
 
 
+def _plain_order(customer, *, total: int) -> Order:
+    """An order of the customer's, its subtotal and total `total`, no tax or discount."""
+    return Order(
+        customer=customer,
+        currency="EGP",
+        country_code="EG",
+        subtotal_price=total,
+        total_tax=0,
+        total_discounts=0,
+        total_price=total,
+        phone="+201000000000",
+        contact_email="a@example.com",
+    )
+
+
 def test_orders_write_every_field_as_bulk_create(customer):
     when = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=CAIRO)
 
@@ -119,17 +134,7 @@ def test_orders_write_every_field_as_bulk_create(customer):
 
 
 def test_line_items_write_every_field_as_bulk_create(customer):
-    order = Order(
-        customer=customer,
-        currency="EGP",
-        country_code="EG",
-        subtotal_price=0,
-        total_tax=0,
-        total_discounts=0,
-        total_price=0,
-        phone="+201000000000",
-        contact_email="a@example.com",
-    )
+    order = _plain_order(customer, total=0)
     inserts.insert(Order, [order], returning_ids=True)
     products = ProductFactory.create_batch(2)
 
@@ -410,20 +415,7 @@ def test_each_converter_gives_what_get_db_prep_save_gives(db, model):
 def _orders_with_items(customer, product, count: int) -> None:
     """Write `count` orders of one line item each, committed (the foreign keys are checked)."""
     with transaction.atomic():
-        orders = [
-            Order(
-                customer=customer,
-                currency="EGP",
-                country_code="EG",
-                subtotal_price=1,
-                total_tax=0,
-                total_discounts=0,
-                total_price=1,
-                phone="+201000000000",
-                contact_email="a@example.com",
-            )
-            for _ in range(count)
-        ]
+        orders = [_plain_order(customer, total=1) for _ in range(count)]
         inserts.insert(Order, orders, returning_ids=True)
         items = [LineItem(order=o, product=product, quantity=1, price=1) for o in orders]
         inserts.insert(LineItem, items, returning_ids=False)
