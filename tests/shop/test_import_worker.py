@@ -22,6 +22,10 @@ from tests.processes import run_django
 from tests.push.test_worker import _stop, _wait
 
 ROOT = Path(__file__).resolve().parents[2]
+# Marked, not only asked for in `database`: the test database is then set up before the
+# fixture reads its name (asked for from inside a fixture alone, it was not yet on
+# PostgreSQL, and the workers wrote into the server's default database).
+pytestmark = pytest.mark.django_db(transaction=True)
 ORDERS = 2_000
 BATCH = 100
 
