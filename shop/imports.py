@@ -8,6 +8,7 @@ rows are counted in the parts its parser will read, found as that parser finds t
 """
 
 import csv
+import dataclasses
 import hmac
 import io
 import pickle
@@ -29,6 +30,8 @@ from openpyxl import load_workbook
 from openpyxl.packaging.relationship import get_dependents, get_rels_path
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.xml.constants import EXTERNAL_LINK_NS, SHARED_STRINGS
+
+from core import fanout
 
 
 def _limit(name: str) -> int:
@@ -227,8 +230,9 @@ def _signature(name: str, first: int, data: bytes) -> bytes:
     return salted_hmac(_PREPARED_SALT, signed, algorithm="sha256").digest()
 
 
-def prepared_keep(name: str, first: int, prepared: dict) -> None:
-    data = pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
+def prepared_keep(name: str, first: int, data: bytes) -> None:
+    """Keep `data` (a batch's prepared write, pickled) for the batch starting at row
+    `first`."""
     path = _prepared_path(name, first)
     partial = path.with_name(path.name + ".partial")
     try:
@@ -351,9 +355,30 @@ def _end(run, state: str, message: str = "", **fields) -> bool:
     return bool(ended)
 
 
+@dataclasses.dataclass
+class _Checked:
+    """What the preview found in one batch (computed in a child process when the check is
+    spread over several)."""
+
+    first: int
+    rows: int
+    totals: dict
+    refused: list
+    prepared: bytes | None  # the batch's write, pickled, when the resource keeps one
+
+
+def _check_batch(resource, first: int, batch) -> _Checked:
+    from .resources import refusals
+
+    result = resource.import_data(batch, dry_run=True, continuing=first > 0)
+    refused = refusals(result, offset=first)
+    kept = None if refused else resource.prepared(len(batch))
+    data = None if kept is None else pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
+    return _Checked(first, len(batch), dict(result.totals), refused, data)
+
+
 def _check(run) -> None:
     from .models import ImportRun
-    from .resources import refusals
 
     if run.total_rows is None:
         ImportRun.objects.filter(pk=run.pk).update(
@@ -365,24 +390,29 @@ def _check(run) -> None:
     resource._meta.skip_diff = True  # the preview shows counts, not each row's values
     size = _limit("IMPORT_BATCH_ROWS")
     batches = file_batches(run.stored_name, run.file_format, start=run.rows_checked, size=size)
-    for first, batch in batches:
-        result = resource.import_data(batch, dry_run=True, continuing=first > 0)
-        refused = refusals(result, offset=first)
+    # A batched resource's batches are checked apart from each other, reading only: they can
+    # go to several processes (IMPORT_CHECK_PROCESSES). Categories name the file's earlier
+    # rows as parents, so they are checked in order, here.
+    left = (run.total_rows or 0) - run.rows_checked
+    processes = _limit("IMPORT_CHECK_PROCESSES") if resource.batched and left > size else 1
+    checked = fanout.ordered_map(
+        lambda item: _check_batch(resource, *item), batches, processes=processes
+    )
+    for found in checked:
         with transaction.atomic():
             current = _locked(run.pk)
-            if current.state != ImportRun.State.CHECKING or current.rows_checked != first:
+            if current.state != ImportRun.State.CHECKING or current.rows_checked != found.first:
                 continue  # another worker checked these rows
-            kept = None if refused else resource.prepared(len(batch))
-            if kept is not None:
-                prepared_keep(run.stored_name, first, kept)
-            totals = result.totals
-            current.rows_checked = first + len(batch)
+            if found.prepared is not None:
+                prepared_keep(run.stored_name, found.first, found.prepared)
+            totals = found.totals
+            current.rows_checked = found.first + found.rows
             current.new += totals[RowResult.IMPORT_TYPE_NEW]
             current.changed += totals[RowResult.IMPORT_TYPE_UPDATE]
             current.unchanged += totals[RowResult.IMPORT_TYPE_SKIP]
-            current.refused += len(refused)
+            current.refused += len(found.refused)
             room = SHOWN_REFUSALS - len(current.refusals)
-            current.refusals = current.refusals + _refusal_dicts(refused[: max(room, 0)])
+            current.refusals = current.refusals + _refusal_dicts(found.refused[: max(room, 0)])
             current.save()
     run.refresh_from_db()
     if run.state != ImportRun.State.CHECKING or run.rows_checked < (run.total_rows or 0):

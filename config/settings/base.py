@@ -1,5 +1,6 @@
 """Settings shared by every environment; secrets and the database come from the environment."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -243,6 +244,10 @@ IMPORT_MAX_ROWS = 1_000_000
 IMPORT_MAX_CELL_CHARS = 32_767
 # An import writes its rows this many to a transaction, once every row has passed its checks.
 IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=500)
+# The preview of a customers, products or orders file checks its batches in this many
+# processes at once (forks of the worker, each with its own database connection); 1 checks
+# them in the worker itself. Two by default, leaving the other cores to the web.
+IMPORT_CHECK_PROCESSES = env.int("IMPORT_CHECK_PROCESSES", default=min(2, os.cpu_count() or 1))
 # Where an uploaded file waits for the worker until its import ends: private, never served
 # (not under MEDIA_ROOT or STATIC_ROOT); shared by the web and worker processes.
 IMPORT_DIR = Path(env.str("IMPORT_DIR", default=str(BASE_DIR / "var" / "imports")))
