@@ -26,7 +26,8 @@ class ChildFailed(RuntimeError):
 
 def forkable(using: str | None = "default") -> bool:
     """Whether work can go to forked children: they need the parent's data committed and a
-    database they can open themselves (`using` None: work that reads no database)."""
+    database they can open themselves (`using` None: work that never touches a database,
+    which may be forked from anywhere)."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return False
     if multiprocessing.current_process().daemon:
@@ -39,11 +40,20 @@ def forkable(using: str | None = "default") -> bool:
     return not (connection.vendor == "sqlite" and connection.is_in_memory_db())  # type: ignore[attr-defined]
 
 
-def _serve(work: Callable[[Any], Any], channel, parent: int, siblings: list) -> None:
+def _no_queries(execute, sql, params, many, context):
+    raise RuntimeError("This work was forked not to touch the database: it may not query it.")
+
+
+def _serve(
+    work: Callable[[Any], Any], channel, parent: int, siblings: list, own_connections: bool
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for sibling in siblings:
         sibling.close()  # the parent's ends of the older children's channels, forked with it
+    if not own_connections:
+        for connection in connections.all(initialized_only=True):
+            connection.execute_wrappers.append(_no_queries)
     try:
         while True:
             if not channel.poll(_PARENT_CHECK_SECONDS):
@@ -65,7 +75,11 @@ def _serve(work: Callable[[Any], Any], channel, parent: int, siblings: list) -> 
             except OSError:
                 return  # the parent stopped listening
     finally:
-        connections.close_all()
+        # Only connections the child opened: one forked open from the parent is the parent's
+        # (closing it here could end the parent's session). The child ends with os._exit,
+        # leaving those untouched.
+        if own_connections:
+            connections.close_all()
 
 
 def ordered_map(
@@ -96,7 +110,9 @@ def ordered_map(
             here, there = context.Pipe()
             siblings = [channel for _, channel in children]
             child = context.Process(
-                target=_serve, args=(work, there, parent, siblings), daemon=True
+                target=_serve,
+                args=(work, there, parent, siblings, using is not None),
+                daemon=True,
             )
             child.start()
             there.close()

@@ -25,12 +25,13 @@ def record_changes(sender, *, changes, **kwargs) -> None:
     if getattr(_bulk, "depth", 0):
         return
     rows = [
-        PushEvent(entity=ENTITIES[model], record_id=pk, action=action)
+        (ENTITIES[model], pk, action)
         for model, pk, action in changes
         if model in ENTITIES and pk is not None
     ]
     if rows:
-        inserts.insert(PushEvent, rows, returning_ids=False)
+        made = inserts.rows_of_values(PushEvent, ("entity", "record_id", "action"), rows)
+        inserts.insert_rows(made, returning_ids=False)
         connection = transaction.get_connection()
         # Once per transaction: an import's thousands of writes ask for one pump.
         if not any(func is _outbox_written for _, func, _ in connection.run_on_commit):

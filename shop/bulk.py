@@ -453,3 +453,83 @@ def contributions(
 ) -> dict[int, figures.Contribution]:
     """What each order adds to the figures with these line items (product, quantity, price)."""
     return {order.pk: _contribution(order, lines.get(order.pk, [])) for order in orders}
+
+
+# New orders, built apart from the database ------------------------------------------------
+# An import's write builds a batch of new orders in another process while it writes the
+# batch before (shop/imports.py): everything but the ids the database gives, which
+# write_new_orders fills in. The rows are those `save` writes for the same orders.
+
+
+@dataclass
+class NewOrders:
+    orders: inserts.Rows
+    line_items: inserts.Rows
+    owners: list[int]  # the batch index of each line item's order
+    history: inserts.Rows | None  # an entry per order, in the batch's order (None: not kept)
+    figures: figures.Contribution
+    customers: list[int]  # each order's customer
+    kept_ids: list[int | None]  # each order's id, when the file gives it
+
+
+def new_orders(orders: list[Order], line_items: list[list[LineItem]]) -> NewOrders | None:
+    """The rows that write `orders` (all new, checked) and `line_items` (each order's, its
+    `order` left unset), without touching the database; None when core.inserts leaves them
+    to bulk_create."""
+    rows = inserts.rows(Order, orders)
+    items = [row for rows_of in line_items for row in rows_of]
+    owners = [index for index, rows_of in enumerate(line_items) for _ in rows_of]
+    item_rows = inserts.rows(LineItem, items)
+    if rows is None or item_rows is None or item_rows.with_pk:
+        return None
+    entries = None
+    if history.recording():
+        now = timezone.now()
+        made = [
+            history.entry(
+                order,
+                history.Action.CREATE,
+                line_items=([], history.line_item_values(rows_of)),
+                at=now,
+            )
+            for order, rows_of in zip(orders, line_items, strict=True)
+        ]
+        entries = inserts.rows(history.HistoryEntry, made)  # type: ignore[arg-type]
+        if entries is None or entries.with_pk:
+            return None
+    return NewOrders(
+        orders=rows,
+        line_items=item_rows,
+        owners=owners,
+        history=entries,
+        figures=_sum(
+            _contribution(order, [(r.product_id, r.quantity, r.price) for r in rows_of])
+            for order, rows_of in zip(orders, line_items, strict=True)
+        ),
+        customers=[order.customer_id for order in orders],
+        kept_ids=[order.pk for order in orders],
+    )
+
+
+def write_new_orders(ready: NewOrders) -> list[int]:
+    """Write orders `new_orders` built (their line items, history, figures and outbox rows
+    as `save` writes them) inside the caller's transaction; return their ids in order."""
+    inserts.plan_checks_afresh(ready.orders.using)
+    given = iter(inserts.insert_rows(ready.orders, returning_ids=True))
+    ids = [pk if pk is not None else next(given) for pk in ready.kept_ids]
+    order_id = ready.line_items.column("order_id")
+    for owner, row in zip(ready.owners, ready.line_items.without_pk, strict=True):
+        row[order_id] = ids[owner]
+    inserts.insert_rows(ready.line_items, returning_ids=False)
+    if ready.history is not None and history.recording():
+        record_id = ready.history.column("record_id")
+        for pk, row in zip(ids, ready.history.without_pk, strict=True):
+            row[record_id] = pk
+        inserts.insert_rows(ready.history, returning_ids=False)
+    figures.record(figures.NOTHING, ready.figures)
+    changes: list[tuple[type, int | None, str]] = []
+    for pk, customer in zip(ids, ready.customers, strict=True):
+        changes.append((Order, pk, "create"))
+        changes.append((Customer, customer, "update"))
+    _changed(changes)
+    return ids

@@ -391,10 +391,10 @@ def _check(run) -> None:
     size = _limit("IMPORT_BATCH_ROWS")
     batches = file_batches(run.stored_name, run.file_format, start=run.rows_checked, size=size)
     # A batched resource's batches are checked apart from each other, reading only: they can
-    # go to several processes (IMPORT_CHECK_PROCESSES). Categories name the file's earlier
+    # go to several processes (IMPORT_PROCESSES). Categories name the file's earlier
     # rows as parents, so they are checked in order, here.
     left = (run.total_rows or 0) - run.rows_checked
-    processes = _limit("IMPORT_CHECK_PROCESSES") if resource.batched and left > size else 1
+    processes = _limit("IMPORT_PROCESSES") if resource.batched and left > size else 1
     checked = fanout.ordered_map(
         lambda item: _check_batch(resource, *item), batches, processes=processes
     )
@@ -435,16 +435,23 @@ def _write(run) -> None:
 
     resource = _resource_for(run)
     size = _limit("IMPORT_BATCH_ROWS")
-    batches = file_batches(run.stored_name, run.file_format, start=run.rows_written, size=size)
-    for first, batch in batches:
+    name = run.stored_name
+    batches = file_batches(name, run.file_format, start=run.rows_written, size=size)
+
+    def build(item):
+        """A batch with the rows its preview prepared, built to be written (by the other
+        processes: nothing here reads the database)."""
+        first, batch = item
+        return first, batch, resource.ready(prepared_take(name, first))
+
+    left = (run.total_rows or 0) - run.rows_written
+    processes = _limit("IMPORT_PROCESSES") if left > size else 1
+    for first, batch, ready in fanout.ordered_map(build, batches, processes=processes, using=None):
         with transaction.atomic():
             current = _locked(run.pk)
             if current.state != ImportRun.State.WRITING or current.rows_written != first:
                 continue  # another worker wrote these rows
-            result = None
-            kept = prepared_take(run.stored_name, first)
-            if kept is not None:
-                result = resource.write_prepared(batch, kept)
+            result = resource.write_ready(batch, ready)
             if result is None:
                 result = resource.write_batch(batch, continuing=first > 0)
             if result.has_errors() or result.has_validation_errors():
@@ -458,7 +465,7 @@ def _write(run) -> None:
                 current.written_changed += totals[RowResult.IMPORT_TYPE_UPDATE]
                 current.written_unchanged += totals[RowResult.IMPORT_TYPE_SKIP]
                 current.save()
-        _prepared_path(run.stored_name, first).unlink(missing_ok=True)
+        _prepared_path(name, first).unlink(missing_ok=True)
         if refused:
             landed = f"rows 1 to {first:,} are in" if first else "no row is in"
             _end(

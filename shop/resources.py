@@ -658,8 +658,14 @@ class ServiceResource(resources.ModelResource):
     def prepared(self, rows: int) -> dict | None:
         return None
 
-    def write_prepared(self, dataset, prepared: dict) -> Result | None:
+    def ready(self, prepared: dict | None) -> dict | None:
         return None
+
+    def write_ready(self, dataset, ready: dict | None) -> Result | None:
+        return None
+
+    def write_prepared(self, dataset, prepared: dict) -> Result | None:
+        return self.write_ready(dataset, self.ready(prepared))
 
     # Columns the resource's import_field handles itself.
     imported_apart: frozenset[str] = frozenset({"id"})
@@ -993,12 +999,32 @@ class OrderResource(ServiceResource):
             ],
         }
 
-    def write_prepared(self, dataset, prepared: dict) -> Result | None:
-        """Write a batch as its preview prepared it, inside the caller's transaction; None
-        (nothing written) when the database no longer agrees with the preview."""
-        if prepared.get("layout") != _layout() or prepared.get("rows") != len(dataset):
+    def ready(self, prepared: dict | None) -> dict | None:
+        """A prepared batch built into the rows that write it (shop.bulk.new_orders), without
+        touching the database: the import's write builds the next batches so in other
+        processes while it writes one. None when there is nothing to build."""
+        if prepared is None or prepared.get("layout") != _layout():
             return None
-        if _values(Store.load()) != prepared["store"]:
+        now = timezone.now()
+        orders, line_items = [], []
+        for _, values, rows, clock in prepared["orders"]:
+            order = Order(*values)
+            for name in clock:  # as the create would set them: the time of the write
+                setattr(order, name, now)
+            orders.append(order)
+            line_items.append([LineItem(*row) for row in rows])
+        new = bulk.new_orders(orders, line_items)
+        if new is None:
+            return None
+        kept = ("rows", "store", "customers", "products")
+        return {**{key: prepared[key] for key in kept}, "new": new}
+
+    def write_ready(self, dataset, ready: dict | None) -> Result | None:
+        """Write a batch as ready() built it, inside the caller's transaction; None (nothing
+        written) when the database no longer agrees with the preview."""
+        if ready is None or ready["rows"] != len(dataset):
+            return None
+        if _values(Store.load()) != ready["store"]:
             return None
         bulk.use_the_real_variable_limit()
         self.writing = True
@@ -1008,22 +1034,15 @@ class OrderResource(ServiceResource):
             self.writing = False
         if self.by_id or self.by_key:
             return None
-        for model, kept in ((Customer, prepared["customers"]), (Product, prepared["products"])):
+        for model, kept in ((Customer, ready["customers"]), (Product, ready["products"])):
             if _current(model, kept) != kept:
                 return None
-        items = []
-        now = timezone.now()
-        for index, values, rows, clock in prepared["orders"]:
-            order = Order(*values)
-            for name in clock:  # as the create would set them: the time of the write
-                setattr(order, name, now)
-            item = bulk.Item(result=bulk.Result(index=index), data={}, instance=order)
-            item.rows = [LineItem(*row) for row in rows]
-            items.append(item)
-        self.items = items
-        self.save_batch()
+        new: bulk.NewOrders = ready["new"]
+        if any(pk is not None for pk in new.kept_ids):
+            self.kept_ids = True
+        bulk.write_new_orders(new)
         result = Result()
-        result.totals[RowResult.IMPORT_TYPE_NEW] = len(items)
+        result.totals[RowResult.IMPORT_TYPE_NEW] = len(new.kept_ids)
         result.total_rows = len(dataset)
         return result
 

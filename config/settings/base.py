@@ -244,10 +244,11 @@ IMPORT_MAX_ROWS = 1_000_000
 IMPORT_MAX_CELL_CHARS = 32_767
 # An import writes its rows this many to a transaction, once every row has passed its checks.
 IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=500)
-# The preview of a customers, products or orders file checks its batches in this many
-# processes at once (forks of the worker, each with its own database connection); 1 checks
-# them in the worker itself. Two by default, leaving the other cores to the web.
-IMPORT_CHECK_PROCESSES = env.int("IMPORT_CHECK_PROCESSES", default=min(2, os.cpu_count() or 1))
+# An import spreads its work over this many processes (forks of the worker): the preview of
+# a customers, products or orders file checks its batches in them (each with its own
+# database connection), and the write builds the next batches' rows there while the worker
+# writes one. 1 does everything in the worker. Two by default, leaving other cores to the web.
+IMPORT_PROCESSES = env.int("IMPORT_PROCESSES", default=min(2, os.cpu_count() or 1))
 # Where an uploaded file waits for the worker until its import ends: private, never served
 # (not under MEDIA_ROOT or STATIC_ROOT); shared by the web and worker processes.
 IMPORT_DIR = Path(env.str("IMPORT_DIR", default=str(BASE_DIR / "var" / "imports")))

@@ -151,3 +151,19 @@ def test_children_read_the_database_committed_before_the_call():
     assert [e for e, _ in answers] == [Customer.objects.get(pk=pk).email for pk in made]
     assert os.getpid() not in {pid for _, pid in answers}
     assert Customer.objects.count() == 4  # the parent's connection came back after the fork
+
+
+@pytest.mark.django_db
+def test_work_forked_apart_from_the_database_may_not_query_it():
+    """`using=None` forks with the caller's connection open (inside its transaction, say): a
+    query there would run on the caller's own session, so it is refused."""
+    from shop.models import Customer
+
+    assert connection.in_atomic_block
+
+    def count(_):
+        return Customer.objects.count()
+
+    with pytest.raises(fanout.ChildFailed, match="may not query"):
+        list(fanout.ordered_map(count, range(2), processes=2, using=None))
+    assert Customer.objects.count() == 0  # the caller's connection still works

@@ -467,3 +467,38 @@ def test_postgresql_plans_the_foreign_key_checks_of_a_batch_afresh():
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"ALTER TABLE {table} RESET (autovacuum_enabled)")
+
+
+def test_rows_of_values_write_what_objects_with_those_values_write(db):
+    """The outbox's rows: three fields given, every other its default, worked out once."""
+    given = [("orders", 2**40 + i, "create" if i % 2 else "update") for i in range(5)]
+    before = datetime.now(UTC)
+    made = inserts.rows_of_values(PushEvent, ("entity", "record_id", "action"), given)
+    assert inserts.insert_rows(made, returning_ids=False) == []
+    after = datetime.now(UTC)
+
+    events = list(PushEvent.objects.order_by("id"))
+    assert [(e.entity, e.record_id, e.action) for e in events] == given
+    assert {e.created_at for e in events} == {events[0].created_at}  # one default for all
+    assert before <= events[0].created_at <= after
+    assert len({e.due_at for e in events}) == 1
+    ids = [e.pk for e in events]
+    stored = _stored(PushEvent, ids)
+    PushEvent.objects.all().delete()
+    objects = [
+        PushEvent(
+            entity=entity,
+            record_id=pk,
+            action=action,
+            created_at=events[0].created_at,
+            due_at=events[0].due_at,
+        )
+        for entity, pk, action in given
+    ]
+    inserts.insert(PushEvent, objects, returning_ids=True)
+    assert _stored(PushEvent, [o.pk for o in objects]) == stored
+
+
+def test_rows_of_values_name_only_stored_fields(db):
+    with pytest.raises(ValueError, match="no stored field"):
+        inserts.rows_of_values(PushEvent, ("entity", "nothing"), [("orders", 1)])

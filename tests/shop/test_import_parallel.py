@@ -1,5 +1,6 @@
-"""The preview spread over two processes (IMPORT_CHECK_PROCESSES) finds what one process finds,
-and prepares every batch the write then takes.
+"""The preview spread over two processes (IMPORT_PROCESSES) finds what one process finds,
+and prepares every batch the write then takes; the write builds the batches' rows in two
+processes while it writes.
 
 The check runs in a subprocess, outside any transaction, on a database the forked children
 can open: the test database on PostgreSQL, a SQLite file otherwise (tests/shop/
@@ -48,7 +49,7 @@ prepared = sorted(
     int(p.name.split(".")[-2]) for p in imports.import_dir().glob(run.stored_name + ".*.prepared")
 )
 print(json.dumps({{
-    "processes": settings.IMPORT_CHECK_PROCESSES, "state": run.state,
+    "processes": settings.IMPORT_PROCESSES, "state": run.state,
     "rows_checked": run.rows_checked, "new": run.new, "refused": run.refused,
     "refusals": run.refusals, "message": run.message, "prepared": prepared,
     "checked_by": sorted({{int(pid) != os.getpid() for pid in pids.read_text().split()}}),
@@ -56,16 +57,34 @@ print(json.dumps({{
 }}))
 """
 WRITE = """
+import os
 from shop import imports
 from shop.models import ImportRun
+from shop.resources import OrderResource
 from shop.tasks import import_confirm
 
+ready, built, written = OrderResource.ready, [], []
+
+def noted_ready(self, prepared):  # which process builds each batch's rows
+    return os.getpid(), ready(self, prepared)
+
+def noted_write(self, dataset, noted):
+    pid, made = noted
+    built.append(pid)
+    written.append(made is not None)
+    return write_ready(self, dataset, made)
+
+write_ready = OrderResource.write_ready
+OrderResource.ready, OrderResource.write_ready = noted_ready, noted_write
 run = ImportRun.objects.get(state="checked")
 import_confirm(run=run)
 run.refresh_from_db()
 imports.run_advance(run)
 run.refresh_from_db()
-print(json.dumps([run.state, run.written_new]))
+print(json.dumps({
+    "state": run.state, "written_new": run.written_new, "built_here": os.getpid() in built,
+    "builders": len(set(built)), "batches": len(built), "from_the_preview": all(written),
+}))
 """
 
 
@@ -81,7 +100,7 @@ def _file(tmp_path, name: str, rows: list[list[str]]):
 
 
 def _check(store, path, processes: int) -> dict:
-    store.env["IMPORT_CHECK_PROCESSES"] = str(processes)
+    store.env["IMPORT_PROCESSES"] = str(processes)
     return json.loads(store.run(CHECK.format(path=str(path))))
 
 
@@ -116,5 +135,14 @@ def test_two_processes_prepare_every_batch_and_the_write_takes_them(database, tm
     assert (checked["rows_checked"], checked["new"], checked["refused"]) == (ORDERS, ORDERS, 0)
     batch = int(database.env["IMPORT_BATCH_ROWS"])
     assert checked["prepared"] == list(range(0, ORDERS, batch))
-    assert json.loads(database.run(WRITE)) == ["done", ORDERS]
+    # The write builds each batch's rows from the preview's in the two other processes, and
+    # writes them here.
+    assert json.loads(database.run(WRITE)) == {
+        "state": "done",
+        "written_new": ORDERS,
+        "built_here": False,
+        "builders": 2,
+        "batches": ORDERS // batch,
+        "from_the_preview": True,
+    }
     assert json.loads(database.run(FINGERPRINT)) == _expected()

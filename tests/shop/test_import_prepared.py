@@ -8,12 +8,20 @@ import pytest
 import tablib
 from django.core.files.base import ContentFile
 from django.db import connection
+from django.db.models import Sum
 from django.utils import timezone
 
 from push.models import PushEvent
 from shop import imports, services
 from shop.history import HistoryEntry
-from shop.models import ImportRun, LineItem, Order
+from shop.models import (
+    ImportRun,
+    LineItem,
+    Order,
+    OrderFigures,
+    ProductFigures,
+    StatusFigures,
+)
 from shop.resources import OrderResource
 from shop.tasks import import_confirm, import_start
 from tests.factories import CustomerFactory, ProductFactory
@@ -77,14 +85,27 @@ def _orders(prefix: str) -> list[tuple]:
                 for line in order.line_items.order_by("id")
             ],
             PushEvent.objects.filter(entity="orders", record_id=order.pk).count(),
-            sorted(
-                HistoryEntry.objects.filter(entity="orders", record_id=order.pk).values_list(
-                    "action", "door"
-                )
-            ),
+            [
+                (action, door, {key: v for key, v in changes.items() if key != "reference"})
+                for action, door, changes in HistoryEntry.objects.filter(
+                    entity="orders", record_id=order.pk
+                ).values_list("action", "door", "changes")
+            ],
         )
         for order in orders
     ]
+
+
+def _figures() -> dict[str, int]:
+    """The dashboard's figures, summed over their rows."""
+    orders = OrderFigures.objects.aggregate(
+        orders=Sum("orders"), successful=Sum("successful"), revenue=Sum("revenue_cents")
+    )
+    products = ProductFigures.objects.aggregate(
+        units=Sum("units"), product_revenue=Sum("revenue_cents")
+    )
+    statuses = StatusFigures.objects.aggregate(by_status=Sum("orders"))
+    return {key: value or 0 for key, value in {**orders, **products, **statuses}.items()}
 
 
 @pytest.fixture
@@ -112,6 +133,7 @@ def test_a_write_takes_what_the_preview_prepared_and_writes_what_a_fresh_check_w
     with monkeypatch.context() as patch:
         patch.setattr(OrderResource, "write_batch", _not_checked_again)
         prepared_run = _written(prepared_run)
+    figures_of_the_prepared = _figures()
     checked_again = _written(checked_again)
 
     assert (prepared_run.state, prepared_run.rows_written, prepared_run.written_new) == (
@@ -121,6 +143,11 @@ def test_a_write_takes_what_the_preview_prepared_and_writes_what_a_fresh_check_w
     )
     assert _orders("A") == _orders("B")
     assert len(_orders("A")) == 5
+    # The same figures and outbox rows (each order's customer once a batch) both ways.
+    assert figures_of_the_prepared["revenue"] > 0
+    assert _figures() == {key: 2 * value for key, value in figures_of_the_prepared.items()}
+    customers = PushEvent.objects.filter(entity="customers", record_id=shop_data[0].pk)
+    assert customers.count() == 2 * 3  # 3 batches a file
     # The file gives no order date: each order is dated at its write, as a create dates it,
     # not at the preview.
     for order in Order.objects.all():
