@@ -345,6 +345,18 @@ def _insert(
             ([placeholders] * len(rows[start : start + size]), rows[start : start + size])
             for start in range(0, len(rows), size)
         ]
+    if connection.vendor == "postgresql" and not returning and len(rows) > 1:
+        # COPY: psycopg writes each row's values in C, where a statement's values are quoted
+        # (or its arrays written out) in Python.
+        table = ops.quote_name(opts.db_table)
+        columns = ", ".join(ops.quote_name(f.column) for f in model_fields)
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return []
     returned: list = []
     with connection.cursor() as cursor:
         for placeholder_rows, chunk in statements:

@@ -103,8 +103,17 @@ class MoneyWidget(ExplainedWidget, widgets.DecimalWidget):
         return super().clean(value, row=row, **kwargs)
 
 
+PLAIN_WHOLE_NUMBER = re.compile(r"^-?[0-9]{1,18}$")
+
+
 class WholeNumberWidget(ExplainedWidget, widgets.IntegerWidget):
     expected = "a whole number"
+
+    def clean(self, value, row=None, **kwargs):
+        # As MoneyWidget: a number as an export writes it (an id) is read directly.
+        if isinstance(value, str) and PLAIN_WHOLE_NUMBER.match(text := value.strip()):
+            return int(text)
+        return super().clean(value, row=row, **kwargs)
 
 
 class TextWidget(widgets.CharWidget):
