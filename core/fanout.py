@@ -47,10 +47,15 @@ def _no_queries(execute, sql, params, many, context):
 def _serve(
     work: Callable[[Any], Any], channel, parent: int, siblings: list, own_connections: bool
 ) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # The parent decides when to stop (a worker stopping gracefully finishes its task, with
+    # its children): a signal to the whole process group leaves them running.
+    for name in ("SIGINT", "SIGTERM", "SIGQUIT"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     for sibling in siblings:
-        sibling.close()  # the parent's ends of the older children's channels, forked with it
+        # The parent's ends of the channels, this child's own included, forked with it: closed
+        # here, a channel ends when the parent closes it or dies.
+        sibling.close()
     if not own_connections:
         for connection in connections.all(initialized_only=True):
             connection.execute_wrappers.append(_no_queries)
@@ -108,7 +113,7 @@ def ordered_map(
     try:
         for _ in range(processes):
             here, there = context.Pipe()
-            siblings = [channel for _, channel in children]
+            siblings = [*(channel for _, channel in children), here]
             child = context.Process(
                 target=_serve,
                 args=(work, there, parent, siblings, using is not None),

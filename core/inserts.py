@@ -196,6 +196,27 @@ class Rows:
         own = [c.attname for c in converters(self.model, self.using) if not _automatic(c)]
         return own.index(attname)
 
+    def fill(self, attname: str, value: Any) -> None:
+        """Give every row this value of the field."""
+        fields = converters(self.model, self.using)
+        for group, named in (
+            (self.with_pk, fields),
+            (self.without_pk, [c for c in fields if not _automatic(c)]),
+        ):
+            if not group:
+                continue
+            i = [c.attname for c in named].index(attname)
+            converted = named[i](value)
+            for row in group:
+                row[i] = converted
+
+    def stamp(self, now: datetime) -> None:
+        """Set the auto_now and auto_now_add times to `now`, as an INSERT at that time would
+        (rows built before the transaction that writes them)."""
+        for c in converters(self.model, self.using):
+            if isinstance(c.field, models.DateTimeField) and c.pre_save:
+                self.fill(c.attname, now)
+
 
 def _automatic(converter: Converter) -> bool:
     return isinstance(converter.field, models.AutoField)
@@ -350,12 +371,12 @@ def _insert(
         # (or its arrays written out) in Python.
         table = ops.quote_name(opts.db_table)
         columns = ", ".join(ops.quote_name(f.column) for f in model_fields)
-        with (
-            connection.cursor() as cursor,
-            cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            # As Django's execute(): its errors (IntegrityError...), in a usable transaction.
+            connection.validate_no_broken_transaction()
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         return []
     returned: list = []
     with connection.cursor() as cursor:

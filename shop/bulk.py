@@ -513,7 +513,15 @@ def new_orders(orders: list[Order], line_items: list[list[LineItem]]) -> NewOrde
 
 def write_new_orders(ready: NewOrders) -> list[int]:
     """Write orders `new_orders` built (their line items, history, figures and outbox rows
-    as `save` writes them) inside the caller's transaction; return their ids in order."""
+    as `save` writes them) inside the caller's transaction; return their ids in order.
+
+    Their times of writing (created_at, updated_at, the history's) are taken here, inside
+    the transaction, as a create takes them: the REST API's sync relies on it."""
+    now = timezone.now()
+    ready.orders.stamp(now)
+    ready.line_items.stamp(now)
+    if ready.history is not None:
+        ready.history.fill("at", now)
     inserts.plan_checks_afresh(ready.orders.using)
     given = iter(inserts.insert_rows(ready.orders, returning_ids=True))
     ids = [pk if pk is not None else next(given) for pk in ready.kept_ids]

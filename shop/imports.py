@@ -445,7 +445,7 @@ def _write(run) -> None:
         return first, batch, resource.ready(prepared_take(name, first))
 
     left = (run.total_rows or 0) - run.rows_written
-    processes = _limit("IMPORT_PROCESSES") if left > size else 1
+    processes = _limit("IMPORT_PROCESSES") if resource.builds_apart and left > size else 1
     for first, batch, ready in fanout.ordered_map(build, batches, processes=processes, using=None):
         with transaction.atomic():
             current = _locked(run.pk)

@@ -667,6 +667,10 @@ class ServiceResource(resources.ModelResource):
     def prepared(self, rows: int) -> dict | None:
         return None
 
+    # Whether ready() builds batches apart from the database (the import's write then builds
+    # them in other processes).
+    builds_apart = False
+
     def ready(self, prepared: dict | None) -> dict | None:
         return None
 
@@ -1008,25 +1012,20 @@ class OrderResource(ServiceResource):
             ],
         }
 
+    builds_apart = True
+
     def ready(self, prepared: dict | None) -> dict | None:
         """A prepared batch built into the rows that write it (shop.bulk.new_orders), without
         touching the database: the import's write builds the next batches so in other
-        processes while it writes one. None when there is nothing to build."""
+        processes while it writes one. None when there is nothing to build. A batch with an
+        order dated by its write (no order date in the file) is built by write_ready, at the
+        time of the write."""
         if prepared is None or prepared.get("layout") != _layout():
             return None
-        now = timezone.now()
-        orders, line_items = [], []
-        for _, values, rows, clock in prepared["orders"]:
-            order = Order(*values)
-            for name in clock:  # as the create would set them: the time of the write
-                setattr(order, name, now)
-            orders.append(order)
-            line_items.append([LineItem(*row) for row in rows])
-        new = bulk.new_orders(orders, line_items)
-        if new is None:
-            return None
-        kept = ("rows", "store", "customers", "products")
-        return {**{key: prepared[key] for key in kept}, "new": new}
+        kept = {key: prepared[key] for key in ("rows", "store", "customers", "products")}
+        if any(clock for *_, clock in prepared["orders"]):
+            return {**kept, "prepared": prepared}
+        return {**kept, "new": _new_orders(prepared, now=None)}
 
     def write_ready(self, dataset, ready: dict | None) -> Result | None:
         """Write a batch as ready() built it, inside the caller's transaction; None (nothing
@@ -1046,7 +1045,9 @@ class OrderResource(ServiceResource):
         for model, kept in ((Customer, ready["customers"]), (Product, ready["products"])):
             if _current(model, kept) != kept:
                 return None
-        new: bulk.NewOrders = ready["new"]
+        new = ready["new"] if "new" in ready else _new_orders(ready["prepared"], timezone.now())
+        if new is None:
+            return None
         if any(pk is not None for pk in new.kept_ids):
             self.kept_ids = True
         bulk.write_new_orders(new)
@@ -1062,6 +1063,17 @@ class OrderResource(ServiceResource):
         return queryset.select_related("customer").prefetch_related(
             Prefetch("line_items", queryset=items)
         )
+
+
+def _new_orders(prepared: dict, now) -> bulk.NewOrders | None:
+    orders, line_items = [], []
+    for _, values, rows, clock in prepared["orders"]:
+        order = Order(*values)
+        for name in clock:  # as the create would set them: the time of the write
+            setattr(order, name, now)
+        orders.append(order)
+        line_items.append([LineItem(*row) for row in rows])
+    return bulk.new_orders(orders, line_items)
 
 
 @functools.cache

@@ -78,13 +78,14 @@ from core import fanout
 
 def slow(item):
     time.sleep(0.2)
-    return os.getpid()
+    return os.getpid(), b"x" * 1_000_000  # more than a pipe holds: the child waits to send it
 
 seen = set()
-for pid in fanout.ordered_map(slow, range(10_000), processes=2, using=None):
+for pid, _ in fanout.ordered_map(slow, range(10_000), processes=2, using=None):
     seen.add(pid)
     if len(seen) == 2:
         print(*seen, flush=True)
+        time.sleep(60)  # killed here, each child holding an answer not read
 """
 
 
@@ -109,6 +110,19 @@ def test_children_of_a_killed_parent_stop():
         time.sleep(0.1)
 
     assert all(_ended(pid) for pid in children)
+
+
+def test_a_signal_to_the_process_group_leaves_the_children_to_their_parent():
+    """A worker told to stop (SIGTERM to its process group) finishes its task: its children
+    carry on until it is done with them."""
+    answers = fanout.ordered_map(_where, range(30), processes=2, using=None)
+    first = [next(answers), next(answers)]
+    for pid in {pid for _, pid in first}:
+        os.kill(pid, signal.SIGTERM)
+    rest = list(answers)
+
+    assert [square for square, _ in first + rest] == [n * n for n in range(30)]
+    assert multiprocessing.active_children() == []
 
 
 @pytest.mark.django_db

@@ -517,3 +517,13 @@ def test_rows_of_values_write_what_objects_with_those_values_write(db):
 def test_rows_of_values_name_only_stored_fields(db):
     with pytest.raises(ValueError, match="no stored field"):
         inserts.rows_of_values(PushEvent, ("entity", "nothing"), [("orders", 1)])
+
+
+def test_a_refused_row_raises_djangos_integrity_error_however_the_rows_go_in(db):
+    """PostgreSQL's COPY too: callers catch IntegrityError, not the driver's own errors."""
+    from django.db import IntegrityError
+
+    events = [PushEvent(entity="orders", record_id=i, action="bogus") for i in range(3)]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        inserts.insert(PushEvent, events, returning_ids=False)
+    assert PushEvent.objects.count() == 0

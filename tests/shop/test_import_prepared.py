@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import tablib
 from django.core.files.base import ContentFile
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -64,6 +64,9 @@ def _prepared(import_dir, run: ImportRun) -> list[str]:
     return sorted(path.name for path in import_dir.glob(f"{run.stored_name}.*.prepared"))
 
 
+DIFFER = {"reference", "ordered_at"}
+
+
 def _orders(prefix: str) -> list[tuple]:
     orders = Order.objects.filter(reference__startswith=prefix).order_by("reference")
     return [
@@ -86,9 +89,10 @@ def _orders(prefix: str) -> list[tuple]:
             ],
             PushEvent.objects.filter(entity="orders", record_id=order.pk).count(),
             [
-                (action, door, {key: v for key, v in changes.items() if key != "reference"})
+                # Beside the reference, the order's date is its write's: it differs.
+                (action, door, {k: v for k, v in changes.items() if k not in DIFFER})
                 for action, door, changes in HistoryEntry.objects.filter(
-                    entity="orders", record_id=order.pk
+                    entity=HistoryEntry.Entity.ORDER, record_id=order.pk
                 ).values_list("action", "door", "changes")
             ],
         )
@@ -143,6 +147,7 @@ def test_a_write_takes_what_the_preview_prepared_and_writes_what_a_fresh_check_w
     )
     assert _orders("A") == _orders("B")
     assert len(_orders("A")) == 5
+    assert all(len(order[-1]) == 1 for order in _orders("A"))  # one history entry each
     # The same figures and outbox rows (each order's customer once a batch) both ways.
     assert figures_of_the_prepared["revenue"] > 0
     assert _figures() == {key: 2 * value for key, value in figures_of_the_prepared.items()}
@@ -264,3 +269,31 @@ def test_a_cancelled_preview_leaves_nothing_prepared(shop_data, import_dir):
     assert imports.run_cancel(run)
 
     assert list(import_dir.iterdir()) == []
+
+
+def test_a_batch_built_before_its_write_is_dated_by_the_write(shop_data):
+    """The write builds the next batches while it writes one: their times of writing
+    (created, updated, the history's) are still those of the transaction that writes them,
+    as the REST API's sync expects."""
+    data = tablib.Dataset(headers=["reference", "customer_email", "ordered_at", "line_items"])
+    for n in range(3):
+        data.append([f"R{n}", "nour@example.com", "2025-03-01 10:00:00", "tee x 2"])
+    preview = OrderResource()
+    preview._meta.skip_diff = True
+    assert not preview.import_data(data, dry_run=True).has_validation_errors()
+    ready = OrderResource().ready(preview.prepared(3))
+    assert ready is not None
+    assert ready["new"] is not None  # built ahead: the file dates the orders
+    written_from = timezone.now()
+
+    with transaction.atomic():
+        assert OrderResource().write_ready(data, ready) is not None
+
+    orders = list(Order.objects.all())
+    assert len(orders) == 3
+    for order in orders:
+        assert written_from <= order.created_at == order.updated_at
+        assert order.ordered_at.year == 2025
+    entries = HistoryEntry.objects.filter(entity=HistoryEntry.Entity.ORDER)
+    assert entries.count() == 3
+    assert all(written_from <= entry.at for entry in entries)
