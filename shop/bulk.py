@@ -467,7 +467,7 @@ class NewOrders:
     line_items: inserts.Rows
     owners: list[int]  # the batch index of each line item's order
     history: inserts.Rows | None  # an entry per order, in the batch's order (None: not kept)
-    figures: figures.Contribution
+    figures: figures.Contribution  # what they add (a delta: figures.record_delta)
     customers: list[int]  # each order's customer
     kept_ids: list[int | None]  # each order's id, when the file gives it
 
@@ -505,7 +505,7 @@ def new_orders(orders: list[Order], line_items: list[list[LineItem]]) -> NewOrde
         figures=_sum(
             _contribution(order, [(r.product_id, r.quantity, r.price) for r in rows_of])
             for order, rows_of in zip(orders, line_items, strict=True)
-        ),
+        ).minus(figures.NOTHING),
         customers=[order.customer_id for order in orders],
         kept_ids=[order.pk for order in orders],
     )
@@ -534,7 +534,7 @@ def write_new_orders(ready: NewOrders) -> list[int]:
         for pk, row in zip(ids, ready.history.without_pk, strict=True):
             row[record_id] = pk
         inserts.insert_rows(ready.history, returning_ids=False)
-    figures.record(figures.NOTHING, ready.figures)
+    figures.record_delta(ready.figures)
     changes: list[tuple[type, int | None, str]] = []
     for pk, customer in zip(ids, ready.customers, strict=True):
         changes.append((Order, pk, "create"))

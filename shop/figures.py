@@ -130,7 +130,11 @@ def order_contribution(order_id: int | None, *, lock: bool = False) -> Contribut
 
 def record(before: Contribution, after: Contribution) -> None:
     """Add `after` less `before` to the tables: one upsert per table that changes."""
-    delta = after.minus(before)
+    record_delta(after.minus(before))
+
+
+def record_delta(delta: Contribution) -> None:
+    """Add `delta` (a Contribution.minus: no row of zeros) to the tables."""
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         # The tables, and the rows in each, in one order: concurrent writes cannot deadlock.
