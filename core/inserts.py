@@ -193,15 +193,14 @@ class Rows:
 
     def column(self, attname: str) -> int:
         """Where a field's value is in a row of `without_pk`."""
-        own = [c.attname for c in converters(self.model, self.using) if not _automatic(c)]
-        return own.index(attname)
+        return [c.attname for c in _own(converters(self.model, self.using))].index(attname)
 
     def fill(self, attname: str, value: Any) -> None:
         """Give every row this value of the field."""
         fields = converters(self.model, self.using)
         for group, named in (
             (self.with_pk, fields),
-            (self.without_pk, [c for c in fields if not _automatic(c)]),
+            (self.without_pk, _own(fields)),
         ):
             if not group:
                 continue
@@ -218,8 +217,9 @@ class Rows:
                 self.fill(c.attname, now)
 
 
-def _automatic(converter: Converter) -> bool:
-    return isinstance(converter.field, models.AutoField)
+def _own(fields: list[Converter]) -> list[Converter]:
+    """The fields a row without a primary key holds: all but the automatic key."""
+    return [c for c in fields if not isinstance(c.field, models.AutoField)]
 
 
 def rows(model: type[models.Model], objs: Sequence[models.Model]) -> Rows | None:
@@ -235,7 +235,7 @@ def rows(model: type[models.Model], objs: Sequence[models.Model]) -> Rows | None
             obj.pk = pk.get_pk_value_on_save(obj)
         obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
     fields = converters(model, using)
-    own = [c for c in fields if not _automatic(c)]
+    own = _own(fields)
     # Every value is converted (pre_save included) before any row is written: a value this
     # module leaves to Django leaves the database untouched for bulk_create.
     try:
@@ -257,7 +257,7 @@ def rows_of_values(
     all the rows (a default time is the same for each, as in one statement). As fast as
     copying a list a row: for thousands of small rows, such as the outbox's."""
     using = router.db_for_write(model)
-    own = [c for c in converters(model, using) if not _automatic(c)]
+    own = _own(converters(model, using))
     template = db_values(model(), own, pre_save=True)
     where = [(i, c) for i, c in enumerate(own) if c.attname in names]
     order = {attname: n for n, attname in enumerate(names)}
@@ -288,8 +288,7 @@ def insert_rows(rows: Rows, *, returning_ids: bool) -> list[Any]:
         if rows.with_pk:
             _insert(model, rows.with_pk, fields, connection, returning=False)
         if rows.without_pk:
-            own = [c for c in fields if not _automatic(c)]
-            return _insert(model, rows.without_pk, own, connection, returning=returning)
+            return _insert(model, rows.without_pk, _own(fields), connection, returning=returning)
     return []
 
 
@@ -349,6 +348,18 @@ def _insert(
     ops = connection.ops
     opts = model._meta
     model_fields = [c.field for c in fields]
+    if connection.vendor == "postgresql" and not returning and len(rows) > 1:
+        # COPY: psycopg writes each row's values in C, where a statement's values are quoted
+        # (or its arrays written out) in Python.
+        table = ops.quote_name(opts.db_table)
+        columns = ", ".join(ops.quote_name(f.column) for f in model_fields)
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            # As Django's execute(): its errors (IntegrityError...), in a usable transaction.
+            connection.validate_no_broken_transaction()
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return []
     size = max(1, min(ops.bulk_batch_size(model_fields, rows), MAX_PARAMS // len(fields)))
     head = "INSERT INTO {} ({})".format(
         ops.quote_name(opts.db_table), ", ".join(ops.quote_name(f.column) for f in model_fields)
@@ -366,18 +377,6 @@ def _insert(
             ([placeholders] * len(rows[start : start + size]), rows[start : start + size])
             for start in range(0, len(rows), size)
         ]
-    if connection.vendor == "postgresql" and not returning and len(rows) > 1:
-        # COPY: psycopg writes each row's values in C, where a statement's values are quoted
-        # (or its arrays written out) in Python.
-        table = ops.quote_name(opts.db_table)
-        columns = ", ".join(ops.quote_name(f.column) for f in model_fields)
-        with connection.cursor() as cursor, connection.wrap_database_errors:
-            # As Django's execute(): its errors (IntegrityError...), in a usable transaction.
-            connection.validate_no_broken_transaction()
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        return []
     returned: list = []
     with connection.cursor() as cursor:
         for placeholder_rows, chunk in statements:

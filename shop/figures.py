@@ -27,6 +27,8 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import inserts
+
 from .models import LineItem, Order, OrderFigures, ProductFigures, StatusFigures
 
 BUCKET_SECONDS = 900
@@ -147,10 +149,11 @@ def record_delta(delta: Contribution) -> None:
             columns = (*keys, *counted)
             updates = ", ".join(f"{qn(c)} = {name}.{qn(c)} + EXCLUDED.{qn(c)}" for c in counted)
             rows = [(*key, *counts) for key, counts in sorted(table.items())]
-            if connection.vendor == "postgresql":
-                # One array a column: a short statement, where thousands of placeholders took
-                # psycopg longer to read than the server to run.
-                types = [_column_type(model, c) for c in columns]
+            fields = [_field(model, column) for column in columns]
+            types = inserts.array_types(fields, connection)
+            if types is not None:
+                # One array a column (PostgreSQL): a short statement, where thousands of
+                # placeholders took psycopg longer to read than the server to run.
                 values = "SELECT * FROM UNNEST(" + ", ".join(f"%s::{t}[]" for t in types) + ")"
                 params = [list(column) for column in zip(*rows, strict=True)]
             else:
@@ -164,9 +167,8 @@ def record_delta(delta: Contribution) -> None:
             )
 
 
-def _column_type(model, column: str) -> str:
-    field = next(f for f in model._meta.concrete_fields if f.column == column)
-    return field.db_type(connection).split("(")[0]
+def _field(model, column: str):
+    return next(f for f in model._meta.concrete_fields if f.column == column)
 
 
 # SQL ------------------------------------------------------------------------------------

@@ -677,9 +677,6 @@ class ServiceResource(resources.ModelResource):
     def write_ready(self, dataset, ready: dict | None) -> Result | None:
         return None
 
-    def write_prepared(self, dataset, prepared: dict) -> Result | None:
-        return self.write_ready(dataset, self.ready(prepared))
-
     # Columns the resource's import_field handles itself.
     imported_apart: frozenset[str] = frozenset({"id"})
 

@@ -332,13 +332,20 @@ def test_sqlite_chunks_by_its_variable_limit(db, monkeypatch):
     assert _statements(django_queries) == 9
 
 
+def _written_in_one_statement(count: int, *, returning_ids: bool) -> tuple[list, str]:
+    """`count` outbox events inserted; the one statement that wrote them."""
+    events = [PushEvent(entity="orders", record_id=i, action="create") for i in range(count)]
+    with CaptureQueriesContext(connection) as queries:
+        inserts.insert(PushEvent, events, returning_ids=returning_ids)
+    (statement,) = [q["sql"] for q in queries if q["sql"].startswith(WRITES)]
+    return events, statement
+
+
 def test_postgresql_writes_one_statement_of_arrays_as_bulk_create_does(db):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's UNNEST insert")
-    events = [PushEvent(entity="orders", record_id=i, action="create") for i in range(4_100)]
-    with CaptureQueriesContext(connection) as queries:
-        inserts.insert(PushEvent, events, returning_ids=True)
-    (statement,) = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
+    events, statement = _written_in_one_statement(4_100, returning_ids=True)
+    assert statement.startswith("INSERT")
     assert "UNNEST" in statement
     stored = dict(PushEvent.objects.values_list("pk", "record_id"))
     assert [stored[e.pk] for e in events] == list(range(4_100))
@@ -352,10 +359,7 @@ def test_postgresql_writes_one_statement_of_arrays_as_bulk_create_does(db):
 def test_postgresql_copies_rows_it_returns_no_ids_for(db):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's COPY")
-    events = [PushEvent(entity="orders", record_id=i, action="create") for i in range(1_000)]
-    with CaptureQueriesContext(connection) as queries:
-        inserts.insert(PushEvent, events, returning_ids=False)
-    (statement,) = [q["sql"] for q in queries if q["sql"].startswith(WRITES)]
+    _, statement = _written_in_one_statement(1_000, returning_ids=False)
     assert statement.startswith('COPY "push_pushevent" (')
     assert sorted(PushEvent.objects.values_list("record_id", flat=True)) == list(range(1_000))
 

@@ -203,7 +203,7 @@ def test_a_prepared_batch_costs_the_same_queries_whatever_its_size(
     # the connection's cached plans dropped first (core.inserts.plan_checks_afresh).
     resource = OrderResource()
     with django_assert_num_queries(10 + int(connection.vendor == "postgresql")):
-        result = resource.write_prepared(data, prepared)
+        result = resource.write_ready(data, resource.ready(prepared))
 
     assert result is not None
     assert result.totals["new"] == count
