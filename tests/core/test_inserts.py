@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models.functions import Now
 from django.test.utils import CaptureQueriesContext
 from django.utils.functional import lazy
@@ -531,3 +531,74 @@ def test_a_refused_row_raises_djangos_integrity_error_however_the_rows_go_in(db)
     with pytest.raises(IntegrityError), transaction.atomic():
         inserts.insert(PushEvent, events, returning_ids=False)
     assert PushEvent.objects.count() == 0
+
+
+@pytest.fixture
+def wal_database(tmp_path, django_db_blocker):
+    """A file SQLite database in WAL mode (as the app's settings open one), as the alias
+    "wal", with a table of blobs; on whichever database the suite runs."""
+    alias = "wal"
+    connections.settings[alias] = connections.configure_settings(
+        {
+            "default": {},  # (configure_settings asks for one; only the alias is kept)
+            alias: {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": str(tmp_path / "wal.sqlite3"),
+                "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+            }
+        }
+    )[alias]
+    with django_db_blocker.unblock():
+        with connections[alias].cursor() as cursor:
+            cursor.execute("CREATE TABLE blob (id INTEGER PRIMARY KEY, data BLOB)")
+        yield alias, tmp_path / "wal.sqlite3-wal"
+        connections[alias].close()
+    del connections[alias]
+    del connections.settings[alias]
+
+
+def _write_pages(alias: str, transactions: int, pages: int) -> None:
+    """Commit `transactions` transactions of about `pages` 4 KB pages each."""
+    for _ in range(transactions):
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+            for _ in range(pages):
+                cursor.execute("INSERT INTO blob (data) VALUES (zeroblob(4000))")
+
+
+def _pragma(alias: str, name: str) -> tuple:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(f"PRAGMA {name}")
+        return cursor.fetchone()
+
+
+def test_a_long_write_copies_the_sqlite_log_back_less_often_then_all_of_it_at_its_end(
+    wal_database,
+):
+    alias, log = wal_database
+    page = _pragma(alias, "page_size")[0]
+    assert _pragma(alias, "wal_autocheckpoint") == (1000,)
+    # SQLite's default: the log is copied back (and starts over) once it holds 1,000 pages.
+    _write_pages(alias, transactions=6, pages=400)
+    assert log.stat().st_size < 1_700 * page
+
+    with inserts.long_write(alias):
+        assert _pragma(alias, "wal_autocheckpoint") == (inserts.LONG_WRITE_WAL_PAGES,)
+        _write_pages(alias, transactions=6, pages=400)
+        # Not copied back within the block: the log holds all 2,400 pages.
+        assert log.stat().st_size > 2_400 * page
+
+    assert _pragma(alias, "wal_autocheckpoint") == (1000,)
+    # ...and all of it was copied back at the block's end.
+    busy, frames, copied = _pragma(alias, "wal_checkpoint(PASSIVE)")
+    assert (busy, copied) == (0, frames)
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM blob")
+        assert cursor.fetchone() == (4_800,)
+
+
+def test_a_long_write_leaves_other_databases_as_they_are(db):
+    with inserts.long_write("default"):
+        Order.objects.exists()
+    if connection.vendor == "sqlite":  # the suite's in-memory database keeps no log
+        assert _pragma("default", "journal_mode") == ("memory",)
+        assert _pragma("default", "wal_autocheckpoint") == (1000,)
