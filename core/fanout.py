@@ -7,6 +7,7 @@ only committed data: a caller inside a transaction, or on an in-memory SQLite da
 alone (`forkable()` says which).
 """
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -56,6 +57,9 @@ def _serve(
         # The parent's ends of the channels, this child's own included, forked with it: closed
         # here, a channel ends when the parent closes it or dies.
         sibling.close()
+    # What the child inherited stays out of its collector's passes (and its pages shared
+    # with the parent's, as the passes would write to them).
+    gc.freeze()
     if not own_connections:
         for connection in connections.all(initialized_only=True):
             connection.execute_wrappers.append(_no_queries)

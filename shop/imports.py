@@ -17,12 +17,13 @@ import zipfile
 from collections.abc import Generator, Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import tablib  # type: ignore[import-untyped]
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from import_export.results import RowResult
@@ -31,7 +32,7 @@ from openpyxl.packaging.relationship import get_dependents, get_rels_path
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.xml.constants import EXTERNAL_LINK_NS, SHARED_STRINGS
 
-from core import fanout
+from core import collector, fanout, inserts
 
 
 def _limit(name: str) -> int:
@@ -331,11 +332,12 @@ def run_advance(run) -> None:
     from .models import ImportRun
 
     try:
-        if run.state == ImportRun.State.CHECKING:
-            _check(run)
-        elif run.state == ImportRun.State.WRITING:
-            with history.acting(history.Actor.import_run(run), history.Door.IMPORT):
-                _write(run)
+        with collector.batch_pace():
+            if run.state == ImportRun.State.CHECKING:
+                _check(run)
+            elif run.state == ImportRun.State.WRITING:
+                with history.acting(history.Actor.import_run(run), history.Door.IMPORT):
+                    _write(run)
     except (ValidationError, *UNREADABLE, UnicodeDecodeError) as exc:
         messages = exc.messages if isinstance(exc, ValidationError) else ["It cannot be read."]
         _end(run, ImportRun.State.FAILED, "The file was not imported: " + " ".join(messages))
@@ -431,22 +433,48 @@ def _check(run) -> None:
 
 def _write(run) -> None:
     from .models import ImportRun
-    from .resources import advance_sequences, refusals
+    from .resources import advance_sequences
 
     resource = _resource_for(run)
     size = _limit("IMPORT_BATCH_ROWS")
     name = run.stored_name
     batches = file_batches(name, run.file_format, start=run.rows_written, size=size)
 
-    def build(item):
-        """A batch with the rows its preview prepared, built to be written (by the other
-        processes: nothing here reads the database)."""
-        first, batch = item
-        return first, batch, resource.ready(prepared_take(name, first))
+    read: dict[int, Any] = {}  # the batches read from the file, by their first row
+
+    def firsts() -> Iterator[int]:
+        for first, batch in batches:
+            read[first] = batch
+            yield first
+
+    def build(first: int):
+        """The rows the batch's preview prepared, built to be written (by the other processes:
+        nothing here reads the database)."""
+        return first, resource.ready(prepared_take(name, first))
 
     left = (run.total_rows or 0) - run.rows_written
     processes = _limit("IMPORT_PROCESSES") if resource.builds_apart and left > size else 1
-    for first, batch, ready in fanout.ordered_map(build, batches, processes=processes, using=None):
+    built = (
+        (first, read.pop(first), ready)
+        for first, ready in fanout.ordered_map(build, firsts(), processes=processes, using=None)
+    )
+    with inserts.long_write(router.db_for_write(resource._meta.model)):
+        if not _write_batches(run, resource, built):
+            return
+    run.refresh_from_db()
+    if run.state == ImportRun.State.WRITING and run.rows_written >= (run.total_rows or 0):
+        with transaction.atomic():
+            advance_sequences(resource._meta.model)
+            _end(run, ImportRun.State.DONE)
+
+
+def _write_batches(run, resource, built) -> bool:
+    """Write each built batch in its own transaction; False once a batch was refused (the
+    run has ended as failed)."""
+    from .models import ImportRun
+    from .resources import refusals
+
+    for first, batch, ready in built:
         with transaction.atomic():
             current = _locked(run.pk)
             if current.state != ImportRun.State.WRITING or current.rows_written != first:
@@ -465,7 +493,7 @@ def _write(run) -> None:
                 current.written_changed += totals[RowResult.IMPORT_TYPE_UPDATE]
                 current.written_unchanged += totals[RowResult.IMPORT_TYPE_SKIP]
                 current.save()
-        _prepared_path(name, first).unlink(missing_ok=True)
+        _prepared_path(run.stored_name, first).unlink(missing_ok=True)
         if refused:
             landed = f"rows 1 to {first:,} are in" if first else "no row is in"
             _end(
@@ -476,12 +504,8 @@ def _write(run) -> None:
                 refused=len(refused),
                 refusals=_refusal_dicts(refused[:SHOWN_REFUSALS]),
             )
-            return
-    run.refresh_from_db()
-    if run.state == ImportRun.State.WRITING and run.rows_written >= (run.total_rows or 0):
-        with transaction.atomic():
-            advance_sequences(resource._meta.model)
-            _end(run, ImportRun.State.DONE)
+            return False
+    return True
 
 
 def run_progress(run) -> dict:

@@ -1,6 +1,7 @@
 """core.fanout: work spread over forked children, answered in order, the children always
 stopped (the parent done, failed, stopped early or killed)."""
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -181,3 +182,14 @@ def test_work_forked_apart_from_the_database_may_not_query_it():
     with pytest.raises(fanout.ChildFailed, match="may not query"):
         list(fanout.ordered_map(count, range(2), processes=2, using=None))
     assert Customer.objects.count() == 0  # the caller's connection still works
+
+
+def _frozen(item: int) -> int:
+    return gc.get_freeze_count()
+
+
+def test_a_child_leaves_what_it_inherited_out_of_its_collectors_passes():
+    counts = list(fanout.ordered_map(_frozen, range(4), processes=2, using=None))
+
+    assert all(count > 0 for count in counts)
+    assert gc.get_freeze_count() == 0  # the parent's own collector untouched

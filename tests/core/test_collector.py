@@ -1,0 +1,41 @@
+"""core.collector: the collector's pace during batch work, restored after it."""
+
+import gc
+import weakref
+
+from core import collector
+
+
+class _Node:
+    def __init__(self):
+        self.me = self  # a cycle: only the collector frees it
+
+
+def test_batch_work_leaves_what_exists_out_and_collects_less_often():
+    thresholds = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    before = _Node()
+    with collector.batch_pace():
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (collector.BATCH_THRESHOLD, *thresholds[1:])
+        # What the block makes is still collected.
+        during = weakref.ref(_Node())
+        gc.collect()
+        assert during() is None
+    assert gc.get_threshold() == thresholds
+    assert gc.get_freeze_count() == 0
+    gone = weakref.ref(before)
+    del before
+    gc.collect()
+    assert gone() is None  # back in the collector's passes
+
+
+def test_objects_frozen_before_the_block_stay_frozen():
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector.batch_pace():
+            pass
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
