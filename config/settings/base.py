@@ -96,11 +96,12 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside a writer; the busy timeout makes writers queue, not fail.
     # secure_delete zeroes what a write removes, so an erased customer's values do not linger
-    # in the file's free space (shop/erasure.py).
+    # in the file's free space (shop/erasure.py). The log file is cut back to 64 MB when it
+    # starts over (a long write lets it grow: core.inserts.long_write).
     DATABASES["default"]["OPTIONS"] = {
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000; "
-            "PRAGMA secure_delete=ON;"
+            "PRAGMA secure_delete=ON; PRAGMA journal_size_limit=67108864;"
         ),
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

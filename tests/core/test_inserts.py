@@ -544,8 +544,13 @@ def wal_database(tmp_path, django_db_blocker):
             alias: {
                 "ENGINE": "django.db.backends.sqlite3",
                 "NAME": str(tmp_path / "wal.sqlite3"),
-                "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
-            }
+                "OPTIONS": {
+                    "init_command": (
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                        "PRAGMA journal_size_limit=1048576;"
+                    )
+                },
+            },
         }
     )[alias]
     with django_db_blocker.unblock():
@@ -583,17 +588,22 @@ def test_a_long_write_copies_the_sqlite_log_back_less_often_then_all_of_it_at_it
 
     with inserts.long_write(alias):
         assert _pragma(alias, "wal_autocheckpoint") == (inserts.LONG_WRITE_WAL_PAGES,)
+        assert _pragma(alias, "journal_size_limit") == (-1,)
         _write_pages(alias, transactions=6, pages=400)
         # Not copied back within the block: the log holds all 2,400 pages.
         assert log.stat().st_size > 2_400 * page
 
     assert _pragma(alias, "wal_autocheckpoint") == (1000,)
+    assert _pragma(alias, "journal_size_limit") == (1_048_576,)
     # ...and all of it was copied back at the block's end.
     busy, frames, copied = _pragma(alias, "wal_checkpoint(PASSIVE)")
     assert (busy, copied) == (0, frames)
+    # The next write starts the log over, and the file is cut back to the connection's limit.
+    _write_pages(alias, transactions=1, pages=10)
+    assert log.stat().st_size <= 1_048_576 + 20 * page
     with connections[alias].cursor() as cursor:
         cursor.execute("SELECT count(*) FROM blob")
-        assert cursor.fetchone() == (4_800,)
+        assert cursor.fetchone() == (4_810,)
 
 
 def test_a_long_write_leaves_other_databases_as_they_are(db):
@@ -602,3 +612,5 @@ def test_a_long_write_leaves_other_databases_as_they_are(db):
     if connection.vendor == "sqlite":  # the suite's in-memory database keeps no log
         assert _pragma("default", "journal_mode") == ("memory",)
         assert _pragma("default", "wal_autocheckpoint") == (1000,)
+        # The app's connections cut the log file back to 64 MB when it starts over.
+        assert _pragma("default", "journal_size_limit") == (67_108_864,)
