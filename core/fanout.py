@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import signal
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 from django.db import connections
@@ -97,7 +97,7 @@ def ordered_map(
     *,
     processes: int,
     using: str | None = "default",
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """`work(item)` for each item, in up to `processes` forked children, yielded in the
     items' order. Each child holds one item at a time, so at most `processes` items are read
     ahead of the caller. With fewer than two processes, or when `forkable()` says no, the

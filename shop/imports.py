@@ -15,6 +15,7 @@ import pickle
 import secrets
 import zipfile
 from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -400,22 +401,23 @@ def _check(run) -> None:
     checked = fanout.ordered_map(
         lambda item: _check_batch(resource, *item), batches, processes=processes
     )
-    for found in checked:
-        with transaction.atomic():
-            current = _locked(run.pk)
-            if current.state != ImportRun.State.CHECKING or current.rows_checked != found.first:
-                continue  # another worker checked these rows
-            if found.prepared is not None:
-                prepared_keep(run.stored_name, found.first, found.prepared)
-            totals = found.totals
-            current.rows_checked = found.first + found.rows
-            current.new += totals[RowResult.IMPORT_TYPE_NEW]
-            current.changed += totals[RowResult.IMPORT_TYPE_UPDATE]
-            current.unchanged += totals[RowResult.IMPORT_TYPE_SKIP]
-            current.refused += len(found.refused)
-            room = SHOWN_REFUSALS - len(current.refusals)
-            current.refusals = current.refusals + _refusal_dicts(found.refused[: max(room, 0)])
-            current.save()
+    with closing(checked):  # the helpers stop as the check ends, also on an error
+        for found in checked:
+            with transaction.atomic():
+                current = _locked(run.pk)
+                if current.state != ImportRun.State.CHECKING or current.rows_checked != found.first:
+                    continue  # another worker checked these rows
+                if found.prepared is not None:
+                    prepared_keep(run.stored_name, found.first, found.prepared)
+                totals = found.totals
+                current.rows_checked = found.first + found.rows
+                current.new += totals[RowResult.IMPORT_TYPE_NEW]
+                current.changed += totals[RowResult.IMPORT_TYPE_UPDATE]
+                current.unchanged += totals[RowResult.IMPORT_TYPE_SKIP]
+                current.refused += len(found.refused)
+                room = SHOWN_REFUSALS - len(current.refusals)
+                current.refusals = current.refusals + _refusal_dicts(found.refused[: max(room, 0)])
+                current.save()
     run.refresh_from_db()
     if run.state != ImportRun.State.CHECKING or run.rows_checked < (run.total_rows or 0):
         return
@@ -454,11 +456,11 @@ def _write(run) -> None:
 
     left = (run.total_rows or 0) - run.rows_written
     processes = _limit("IMPORT_PROCESSES") if resource.builds_apart and left > size else 1
-    built = (
-        (first, read.pop(first), ready)
-        for first, ready in fanout.ordered_map(build, firsts(), processes=processes, using=None)
-    )
-    with inserts.long_write(router.db_for_write(resource._meta.model)):
+    answers = fanout.ordered_map(build, firsts(), processes=processes, using=None)
+    built = ((first, read.pop(first), ready) for first, ready in answers)
+    # closing: the helpers stop as the write ends, also on an error (whose traceback would
+    # otherwise keep them running while it is kept).
+    with closing(answers), inserts.long_write(router.db_for_write(resource._meta.model)):
         if not _write_batches(run, resource, built):
             return
     run.refresh_from_db()

@@ -17,7 +17,10 @@ def test_batch_work_leaves_what_exists_out_and_collects_less_often():
     before = _Node()
     with collector.batch_pace():
         assert gc.get_freeze_count() > 0
-        assert gc.get_threshold() == (collector.BATCH_THRESHOLD, *thresholds[1:])
+        assert gc.get_threshold() == (
+            max(thresholds[0], collector.BATCH_THRESHOLD),
+            *thresholds[1:],
+        )
         # What the block makes is still collected.
         during = weakref.ref(_Node())
         gc.collect()
@@ -30,12 +33,15 @@ def test_batch_work_leaves_what_exists_out_and_collects_less_often():
     assert gone() is None  # back in the collector's passes
 
 
-def test_objects_frozen_before_the_block_stay_frozen():
+def test_where_objects_were_frozen_before_the_block_it_freezes_nothing_more():
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
+        made = [_Node() for _ in range(100)]  # not frozen: given back to the collector later
         with collector.batch_pace():
-            pass
-        assert gc.get_freeze_count() >= frozen
+            assert gc.get_freeze_count() == frozen
+            assert gc.get_threshold()[0] >= collector.BATCH_THRESHOLD
+        assert gc.get_freeze_count() == frozen
+        assert len(made) == 100
     finally:
         gc.unfreeze()

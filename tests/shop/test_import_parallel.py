@@ -87,6 +87,36 @@ print(json.dumps({
 }))
 """
 
+FAILED_WRITE = """
+import json, multiprocessing
+from shop import imports
+from shop.models import ImportRun
+from shop.resources import OrderResource
+from shop.tasks import import_confirm
+
+write_ready, calls = OrderResource.write_ready, []
+
+def failing_write(self, dataset, made):
+    calls.append(1)
+    if len(calls) == 2:
+        raise RuntimeError("the disk is full")
+    return write_ready(self, dataset, made)
+
+OrderResource.write_ready = failing_write
+run = ImportRun.objects.get(state="checked")
+import_confirm(run=run)
+run.refresh_from_db()
+try:
+    imports.run_advance(run)
+except RuntimeError as exc:
+    error = exc  # kept, and with it the write's frames (as a worker's log handler may)
+run.refresh_from_db()
+print(json.dumps({
+    "error": str(error), "helpers": len(multiprocessing.active_children()),
+    "state": run.state, "rows_written": run.rows_written,
+}))
+"""
+
 
 HOW = ("processes", "checked_by", "checkers")
 
@@ -146,3 +176,19 @@ def test_two_processes_prepare_every_batch_and_the_write_takes_them(database, tm
         "from_the_preview": True,
     }
     assert json.loads(database.run(FINGERPRINT)) == _expected()
+
+
+def test_a_write_failing_stops_its_helpers_at_once(database, tmp_path):  # noqa: F811
+    path = _file(tmp_path, "orders.csv", [_row(n) for n in range(1, ORDERS + 1)])
+    database.run(SETUP.format(path=str(path)))
+    assert _check(database, path, 2)["state"] == "checked"
+
+    failed = json.loads(database.run(FAILED_WRITE))
+
+    batch = int(database.env["IMPORT_BATCH_ROWS"])
+    assert failed == {
+        "error": "the disk is full",
+        "helpers": 0,  # stopped although the error, and the write's frames, are still held
+        "state": "failed",
+        "rows_written": batch,  # the first batch is in, the second rolled back
+    }
