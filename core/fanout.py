@@ -9,6 +9,7 @@ alone (`forkable()` says which).
 
 import gc
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import traceback
@@ -114,6 +115,10 @@ def ordered_map(
         connections.close_all()  # each child opens its own; the parent reopens on its next query
     parent = os.getpid()
     children: list[tuple[Any, Any]] = []
+    # Also when the process exits with this generator not closed (an error's traceback kept
+    # to the end): before multiprocessing joins its children at exit, which would wait for
+    # ever on these (they ignore the SIGTERM it sends them, and wait for this process).
+    stop = multiprocessing.util.Finalize(None, _stop, args=(children,), exitpriority=10)
     try:
         for _ in range(processes):
             here, there = context.Pipe()
@@ -149,17 +154,24 @@ def ordered_map(
                 raise ChildFailed(answer)
             yield answer
     finally:
-        for _, channel in children:
-            try:
-                channel.send(None)
-            except OSError:
-                pass  # that child has ended
-            channel.close()
-        for child, _ in children:
-            child.join(timeout=5)
-            if child.is_alive():
-                child.kill()
-                child.join()
+        stop()
+
+
+def _stop(children: list[tuple[Any, Any]]) -> None:
+    """Tell each child to end, and wait for it (a child still there after 5 s is killed)."""
+    for _, channel in children:
+        if channel.closed:
+            continue
+        try:
+            channel.send(None)
+        except OSError:
+            pass  # that child has ended
+        channel.close()
+    for child, _ in children:
+        child.join(timeout=5)
+        if child.is_alive():
+            child.kill()
+            child.join()
 
 
 _END = object()

@@ -73,6 +73,29 @@ def test_stopping_early_stops_the_children():
     assert multiprocessing.active_children() == []
 
 
+LEFT_OPEN = """
+import os, sys
+from core import fanout
+
+answers = fanout.ordered_map(os.getpid().__add__, range(1_000), processes=2, using=None)
+print(next(answers), flush=True)  # the generator left open as the process exits
+"""
+
+
+def test_a_process_exiting_with_the_children_still_open_stops_them():
+    ended = subprocess.run(
+        [sys.executable, "-c", LEFT_OPEN],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert ended.returncode == 0, ended.stderr
+    assert int(ended.stdout) > 0
+
+
 KILLED_PARENT = """
 import os, sys, time
 from core import fanout
